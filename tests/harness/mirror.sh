@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Build and serve the local artifact mirror that the Molecule scenarios install
+# release archives from. Layout, as upstream:
+#   <mirror>/<name>/v<version>/<name>-<version>.linux-amd64.tar.gz
+#   <mirror>/<name>/v<version>/sha256sums.txt
+# Each archive holds the real binary of a Debian package. For every name there
+# is also v0.0.1-corrupt, whose archive does not match its checksum.
+#
+# The mirror runs as the container da-artifact-mirror on the Docker network
+# da-molecule (http://da-artifact-mirror:8080 from the test containers) and is
+# published on http://127.0.0.1:18080 for downloads on the controller.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+MIRROR_DIR=$CACHE_DIR/mirror
+NETWORK=${DA_DOCKER_NETWORK:-da-molecule}
+CONTAINER=da-artifact-mirror
+HOST_PORT=${DA_MIRROR_PORT:-18080}
+IMAGE=${DA_IMAGE_REPO:-dataaggregator/molecule-debian}:12
+STAMP="$MIRROR_DIR/.recipe"
+RECIPE=$(cat "$0" "$HARNESS_DIR/mirror-artifacts.txt" | sha256sum | cut -c1-12)
+
+upstream_version() {  # 1:1.5.0+ds-1+b6 -> 1.5.0
+  sed -E 's/^[0-9]+://; s/[-+~].*$//' <<<"$1"
+}
+
+repack() {
+  local name=$1 package=$2 binary=$3 extras=${4:-} work deb version dir
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download -q "$package" >/dev/null 2>&1) \
+    || { as_root apt-get update -qq; (cd "$work" && apt-get download -q "$package" >/dev/null); }
+  deb=$(ls "$work"/*.deb)
+  version=$(upstream_version "$(dpkg-deb -f "$deb" Version)")
+  dpkg-deb -x "$deb" "$work/root"
+  dir="$work/$name-$version.linux-amd64"
+  mkdir -p "$dir"
+  install -m 0755 "$work/root/$binary" "$dir/$name"
+  if [ -n "$extras" ]; then
+    local extra
+    for extra in ${extras//,/ }; do cp -a "$work/root/$extra" "$dir/"; done
+  fi
+  mkdir -p "$MIRROR_DIR/$name/v$version" "$MIRROR_DIR/$name/v0.0.1-corrupt"
+  tar -C "$work" --owner=0 --group=0 -czf "$MIRROR_DIR/$name/v$version/$name-$version.linux-amd64.tar.gz" "$(basename "$dir")"
+  (cd "$MIRROR_DIR/$name/v$version" && sha256sum -- *.tar.gz > sha256sums.txt)
+  # A release whose archive was damaged after its checksum was published.
+  local bad="$MIRROR_DIR/$name/v0.0.1-corrupt/$name-0.0.1-corrupt.linux-amd64.tar.gz"
+  cp "$MIRROR_DIR/$name/v$version/$name-$version.linux-amd64.tar.gz" "$bad"
+  (cd "$(dirname "$bad")" && sha256sum -- *.tar.gz > sha256sums.txt)
+  printf 'corrupted' | dd of="$bad" bs=1 seek=1000 conv=notrunc status=none
+  printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/versions.txt"
+  rm -rf "$work"
+  log "mirror: $name $version (from $package)"
+}
+
+build() {
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ]; then
+    return 0
+  fi
+  rm -rf "$MIRROR_DIR"
+  mkdir -p "$MIRROR_DIR"
+  local name package binary extras
+  while read -r name package binary extras; do
+    case "$name" in ''|'#'*) continue ;; esac
+    repack "$name" "$package" "$binary" "$extras"
+  done < "$HARNESS_DIR/mirror-artifacts.txt"
+  echo "$RECIPE" > "$STAMP"
+}
+
+serve() {
+  docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
+  if [ "$(docker inspect -f '{{ .State.Running }}' "$CONTAINER" 2>/dev/null)" = "true" ] \
+     && [ "$(docker inspect -f '{{ index .Config.Labels "recipe" }}' "$CONTAINER")" = "$RECIPE" ]; then
+    return 0
+  fi
+  docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+  docker run -d --name "$CONTAINER" --network "$NETWORK" --label "recipe=$RECIPE" \
+    -p "127.0.0.1:$HOST_PORT:8080" -v "$MIRROR_DIR:/srv/mirror:ro" \
+    "$IMAGE" python3 -m http.server 8080 --directory /srv/mirror >/dev/null
+  for _ in $(seq 1 30); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$HOST_PORT/versions.txt', timeout=2)" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  docker logs "$CONTAINER" >&2 || true
+  die "the artifact mirror did not answer on 127.0.0.1:$HOST_PORT"
+}
+
+case "${1:-up}" in
+  up) build; serve ;;
+  build) build ;;
+  down) docker rm -f "$CONTAINER" >/dev/null 2>&1 || true ;;
+  *) die "usage: $0 [up|build|down]" ;;
+esac
