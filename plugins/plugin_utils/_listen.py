@@ -18,7 +18,7 @@ def listen_endpoint(listen_address: str) -> dict:
     """
     if not isinstance(listen_address, str) or ":" not in listen_address:
         raise AnsibleFilterError(f"listen address must look like HOST:PORT, got {listen_address!r}")
-    host, _, port_text = listen_address.rpartition(":")
+    host, port_text = listen_address.rsplit(":", 1)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise AnsibleFilterError(f"listen address {listen_address!r} has no valid port (1-65535)")
     bracketed = host.startswith("[") and host.endswith("]")

@@ -1,0 +1,74 @@
+# The test command and its parts. `make test` runs everything from a bare
+# Debian machine (as root): virtual environment, Docker engine, base images,
+# artifact mirror, then lint, sanity, unit, Molecule and the Galaxy smoke test.
+#
+#   make test                      everything, with a timing per stage
+#   make lint | sanity | unit | galaxy
+#   make molecule                  every Molecule scenario
+#   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
+#   make setup                     only the set-up (venv, Docker, images, mirror)
+
+SHELL := /bin/bash
+HARNESS := tests/harness
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+# Run ansible from the checkout itself (see ansible.cfg).
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR := false
+export PY_COLORS := 0
+
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+SCENARIO ?= $(SCENARIOS)
+STAGE := $(HARNESS)/stage.sh
+
+.PHONY: test setup venv docker images mirror lint sanity unit molecule galaxy specs clean
+
+test:
+	@$(STAGE) --reset
+	@$(STAGE) setup $(MAKE) --no-print-directory setup
+	@$(STAGE) lint $(MAKE) --no-print-directory lint
+	@$(STAGE) sanity $(MAKE) --no-print-directory sanity
+	@$(STAGE) unit $(MAKE) --no-print-directory unit
+	@for s in $(SCENARIOS); do \
+	  $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
+	done
+	@$(STAGE) galaxy $(MAKE) --no-print-directory galaxy
+	@$(STAGE) --summary
+
+setup: venv docker images mirror
+
+venv:
+	@$(HARNESS)/venv.sh
+
+docker:
+	@$(HARNESS)/docker-engine.sh
+
+images: docker
+	@$(HARNESS)/images.sh 12 13
+
+mirror: images
+	@$(HARNESS)/mirror.sh up
+
+lint: venv
+	yamllint --strict .
+	ansible-lint --nocolor
+	python $(HARNESS)/check_argument_specs.py
+
+sanity: venv
+	$(HARNESS)/sanity.sh
+
+unit: venv
+	pytest tests/unit
+
+molecule: venv docker images mirror
+	@for s in $(SCENARIO); do \
+	  echo "--- molecule test -s $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+galaxy: venv
+	$(HARNESS)/galaxy-smoke.sh
+
+clean:
+	-$(HARNESS)/mirror.sh down
+	rm -rf .cache build

@@ -1,0 +1,102 @@
+"""Helpers shared by the Molecule scenarios' testinfra tests.
+
+Molecule runs the tests with its own environment (inventory, ansible.cfg,
+collections path), so a test can also run ansible-playbook against the same
+hosts, for the checks that need a whole play: --check, bad input, a broken
+download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+
+HTTP_PROBE = r"""
+import base64, json, ssl, sys, urllib.error, urllib.request
+url, user, password, cafile = sys.argv[1:5]
+request = urllib.request.Request(url)
+if user:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request.add_header("Authorization", "Basic " + token)
+context = ssl.create_default_context(cafile=cafile) if cafile else None
+try:
+    with urllib.request.urlopen(request, context=context, timeout=5) as response:
+        print(json.dumps({"status": response.status, "body": response.read().decode()}))
+except urllib.error.HTTPError as error:
+    print(json.dumps({"status": error.code, "body": ""}))
+except (urllib.error.URLError, OSError) as error:
+    print(json.dumps({"status": 0, "body": str(error)}))
+"""
+
+RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
+
+
+def http_get(host, url, user="", password="", cafile=""):
+    """GET a URL from inside a test host; returns {"status": int, "body": str}.
+
+    status is 0 when no HTTP answer came at all (refused, TLS error, timeout).
+    """
+    result = host.run("python3 -c %s %s %s %s %s", HTTP_PROBE, url, user, password, cafile)
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def wait_until(predicate, timeout, interval=0.5):
+    """Poll predicate until it returns a truthy value or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def inventory_host(name: str):
+    """A testinfra host for an inventory host by name (for tests that run once)."""
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def scenario_dir() -> Path:
+    return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+
+
+def run_playbook(*args, playbook="converge.yml"):
+    """Run a playbook of the scenario against Molecule's inventory."""
+    command = [
+        "ansible-playbook",
+        "-i",
+        os.environ["MOLECULE_INVENTORY_FILE"],
+        str(scenario_dir() / playbook),
+        *args,
+    ]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=900)
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def play_recap(output: str) -> dict[str, dict[str, int]]:
+    """Parse PLAY RECAP lines into {host: {"ok": n, "changed": n, ...}}."""
+    recap = {}
+    in_recap = False
+    for line in output.splitlines():
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        match = RECAP_LINE.match(line.strip()) if in_recap else None
+        if match:
+            counts = dict(item.split("=") for item in match["counts"].split())
+            recap[match["host"]] = {key: int(value) for key, value in counts.items()}
+    return recap
+
+
+@pytest.fixture(scope="module")
+def host_vars(host):
+    """The Ansible variables of the host under test."""
+    return host.ansible.get_variables()

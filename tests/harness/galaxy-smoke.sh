@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build the collection, install the tarball into an empty collections path, and
+# use that installed copy (not the checkout): ansible-doc for every role and a
+# syntax check of every playbook.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/da-galaxy.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# Only the installed copy may be used: no repository ansible.cfg (whose
+# collections path points at the checkout), run from elsewhere.
+cd "$WORK"
+printf "[defaults]\n" > "$WORK/ansible.cfg"
+export ANSIBLE_CONFIG=$WORK/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH=$WORK/collections
+export ANSIBLE_ROLES_PATH=$WORK/no-roles
+
+ansible-galaxy collection build --force --output-path "$WORK/dist" "$REPO_ROOT" >/dev/null
+tarball=$(ls "$WORK"/dist/dataaggregator-infrastructure-*.tar.gz)
+log "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
+
+# Nothing from tests, Molecule, CI or the dev self-link may ship.
+leaked=$(tar -tzf "$tarball" | grep -E '^(tests|molecule|\.ci|\.collections|\.cache|\.venv)/' || true)
+[ -z "$leaked" ] || die "the tarball contains files that build_ignore should keep out: $leaked"
+
+ansible-galaxy collection install --offline --force -p "$WORK/collections" "$tarball" >/dev/null
+installed=$WORK/collections/ansible_collections/dataaggregator/infrastructure
+[ -f "$installed/MANIFEST.json" ] || die "the tarball did not install"
+
+roles=$(cd "$installed/roles" && ls -d -- */ | tr -d /)
+for role in $roles; do
+  ansible-doc -t role "dataaggregator.infrastructure.$role" > "$WORK/doc-$role.txt"
+  grep -q "ENTRY POINT" "$WORK/doc-$role.txt" || die "ansible-doc shows no entry point for role $role"
+  log "ansible-doc -t role dataaggregator.infrastructure.$role: ok"
+done
+for filter in $(cd "$installed/plugins/filter" && ls -- *.py | sed 's/\.py$//'); do
+  ansible-doc -t filter "dataaggregator.infrastructure.$filter" >/dev/null
+  log "ansible-doc -t filter dataaggregator.infrastructure.$filter: ok"
+done
+
+printf 'all:\n  hosts:\n    smoke:\n      ansible_connection: local\n' > "$WORK/inventory.yml"
+for playbook in "$installed"/playbooks/*.yml; do
+  ansible-playbook --syntax-check -i "$WORK/inventory.yml" "$playbook" >/dev/null
+  name=$(basename "$playbook" .yml)
+  # Playbooks in a collection are also reachable by their FQCN.
+  ansible-playbook --syntax-check -i "$WORK/inventory.yml" "dataaggregator.infrastructure.$name" >/dev/null
+  log "syntax check of playbook $name (by path and as dataaggregator.infrastructure.$name): ok"
+done
