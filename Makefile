@@ -7,6 +7,7 @@
 #   make molecule                  every Molecule scenario
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
 #   make setup                     only the set-up (venv, Docker, images, mirror)
+#   make docs                      regenerate docs/roles/*.md from the argument specs
 
 SHELL := /bin/bash
 HARNESS := tests/harness
@@ -21,7 +22,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 SCENARIO ?= $(SCENARIOS)
 STAGE := $(HARNESS)/stage.sh
 
-.PHONY: test setup venv docker images mirror lint sanity unit molecule galaxy specs clean
+.PHONY: test setup venv docker images mirror lint sanity unit molecule galaxy docs clean
 
 test:
 	@$(STAGE) --reset
@@ -53,6 +54,10 @@ lint: venv
 	yamllint --strict .
 	ansible-lint --nocolor
 	python $(HARNESS)/check_argument_specs.py
+	python $(HARNESS)/render_role_docs.py --check
+
+docs: venv
+	python $(HARNESS)/render_role_docs.py
 
 sanity: venv
 	$(HARNESS)/sanity.sh
