@@ -55,6 +55,7 @@ lint: venv
 	ansible-lint --nocolor
 	python $(HARNESS)/check_argument_specs.py
 	python $(HARNESS)/render_role_docs.py --check
+	antsibull-changelog lint
 
 docs: venv
 	python $(HARNESS)/render_role_docs.py

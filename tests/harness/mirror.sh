@@ -69,11 +69,11 @@ build() {
 serve() {
   docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
   if [ "$(docker inspect -f '{{ .State.Running }}' "$CONTAINER" 2>/dev/null)" = "true" ] \
-     && [ "$(docker inspect -f '{{ index .Config.Labels "recipe" }}' "$CONTAINER")" = "$RECIPE" ]; then
+     && [ "$(docker inspect -f '{{ index .Config.Labels "served" }}' "$CONTAINER")" = "$RECIPE $MIRROR_DIR" ]; then
     return 0
   fi
   docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
-  docker run -d --name "$CONTAINER" --network "$NETWORK" --label "recipe=$RECIPE" \
+  docker run -d --name "$CONTAINER" --network "$NETWORK" --label "served=$RECIPE $MIRROR_DIR" \
     -p "127.0.0.1:$HOST_PORT:8080" -v "$MIRROR_DIR:/srv/mirror:ro" \
     "$IMAGE" python3 -m http.server 8080 --directory /srv/mirror >/dev/null
   for _ in $(seq 1 30); do

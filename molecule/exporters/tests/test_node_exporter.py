@@ -156,3 +156,9 @@ def test_bad_input_stops_the_play_before_any_change(extra_vars, named):
     for name, counts in play_recap(output).items():
         assert counts["changed"] == 0, (name, output)
 
+
+def test_common_role_refuses_to_run_on_its_own():
+    rc, output = run_playbook(playbook="common_alone.yml")
+    assert rc != 0, output
+    assert "dataaggregator.infrastructure.common is internal" in output
+    assert not inventory_host("exporters-debian12-package").user("rogue").exists
