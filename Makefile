@@ -7,7 +7,7 @@
 #   make molecule                  every Molecule scenario
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
 #   make setup                     only the set-up (venv, Docker, images, mirror)
-#   make docs                      regenerate docs/roles/*.md from the argument specs
+#   make docs                      regenerate docs/roles/*.md and docs/alerts.md
 
 SHELL := /bin/bash
 HARNESS := tests/harness
@@ -22,7 +22,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 SCENARIO ?= $(SCENARIOS)
 STAGE := $(HARNESS)/stage.sh
 
-.PHONY: test setup venv docker images mirror lint sanity unit molecule galaxy docs clean
+.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs clean
 
 test:
 	@$(STAGE) --reset
@@ -36,7 +36,7 @@ test:
 	@$(STAGE) galaxy $(MAKE) --no-print-directory galaxy
 	@$(STAGE) --summary
 
-setup: venv docker images mirror
+setup: venv tools docker images mirror
 
 venv:
 	@$(HARNESS)/venv.sh
@@ -55,15 +55,20 @@ lint: venv
 	ansible-lint --nocolor
 	python $(HARNESS)/check_argument_specs.py
 	python $(HARNESS)/render_role_docs.py --check
+	python $(HARNESS)/render_alert_docs.py --check
 	antsibull-changelog lint
 
 docs: venv
 	python $(HARNESS)/render_role_docs.py
+	python $(HARNESS)/render_alert_docs.py
 
 sanity: venv
 	$(HARNESS)/sanity.sh
 
-unit: venv
+tools:
+	@$(HARNESS)/tools.sh
+
+unit: venv tools
 	pytest tests/unit
 
 molecule: venv docker images mirror

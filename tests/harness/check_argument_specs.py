@@ -57,7 +57,8 @@ def check_role(role: Path) -> list[str]:
 
 
 def main() -> int:
-    roles = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
+    # A directory with no tasks yet (only shipped files) is not a role to check.
+    roles = sorted(p for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
     problems = [problem for role in roles for problem in check_role(role)]
     for problem in problems:
         print(problem)

@@ -1,0 +1,78 @@
+"""Generate docs/alerts.md from the shipped alert rules.
+
+Each alert's runbook_url points at its section here:
+  python tests/harness/render_alert_docs.py           write docs/alerts.md
+  python tests/harness/render_alert_docs.py --check   fail if it is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES_DIR = ROOT / "roles" / "prometheus" / "files" / "rules"
+TARGET = ROOT / "docs" / "alerts.md"
+
+
+def render() -> str:
+    by_category = defaultdict(lambda: defaultdict(list))
+    total = 0
+    for path in sorted(RULES_DIR.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    by_category[path.stem][rule["alert"]].append(rule)
+                    total += 1
+    lines = [
+        "<!-- Generated from roles/prometheus/files/rules/*.yml by tests/harness/render_alert_docs.py; do not edit. -->",
+        "",
+        "# Alerts",
+        "",
+        f"{total} alerting rules ({sum(len(a) for a in by_category.values())} alerts; a warning and a critical",
+        "rule of one alert share its name, and Alertmanager lets the critical one",
+        "inhibit the warning). Every rule carries `severity` and `team` labels for",
+        "routing, and each one has a `promtool test rules` case that shows it firing",
+        "and one that shows it silent (`tests/prometheus_rules/`).",
+        "",
+        "| Category | Alert | Severities | Team |",
+        "| --- | --- | --- | --- |",
+    ]
+    for category, alerts in by_category.items():
+        for name, rules in alerts.items():
+            severities = ", ".join(r["labels"]["severity"] for r in rules)
+            lines.append(f"| {category} | [{name}](#{name.lower()}) | {severities} | {rules[0]['labels']['team']} |")
+    for category, alerts in by_category.items():
+        lines.extend(["", f"## {category}"])
+        for name, rules in alerts.items():
+            lines.extend(["", f"### {name}", ""])
+            lines.append(rules[0]["annotations"]["description"].replace("{{", "`{{").replace("}}", "}}`"))
+            lines.append("")
+            for rule in rules:
+                wait = f", after {rule['for']}" if rule.get("for") else ""
+                lines.append(f"- **{rule['labels']['severity']}**{wait}, team `{rule['labels']['team']}`:")
+                lines.extend(["", "  ```promql", *["  " + l for l in rule["expr"].strip().splitlines()], "  ```", ""])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when docs/alerts.md is stale")
+    args = parser.parse_args()
+    wanted = render()
+    if TARGET.exists() and TARGET.read_text() == wanted:
+        return 0
+    if args.check:
+        print("docs/alerts.md is stale (run: make docs)")
+        return 1
+    TARGET.write_text(wanted)
+    print(f"wrote {TARGET.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
