@@ -34,7 +34,7 @@ for role in $roles; do
   grep -q "ENTRY POINT" "$WORK/doc-$role.txt" || die "ansible-doc shows no entry point for role $role"
   log "ansible-doc -t role dataaggregator.infrastructure.$role: ok"
 done
-for filter in $(cd "$installed/plugins/filter" && ls -- *.py | sed 's/\.py$//'); do
+for filter in $(cd "$installed/plugins/filter" && ls -- *.py *.yml 2>/dev/null | sed -E 's/\.(py|yml)$//' | sort -u); do
   ansible-doc -t filter "dataaggregator.infrastructure.$filter" >/dev/null
   log "ansible-doc -t filter dataaggregator.infrastructure.$filter: ok"
 done

@@ -1,0 +1,233 @@
+# Copyright: Contributors to the dataaggregator.infrastructure collection
+# Apache License 2.0 (see LICENSE)
+"""Build Prometheus scrape configs from the Ansible inventory.
+
+Everything this collection installs is found through the inventory groups and
+the hosts' own variables, so no user writes a target by hand:
+
+* every exporter of the exporters role, on the hosts where it is enabled, on
+  the port of its listen address, with https and basic auth where that host's
+  web config asks for them;
+* the collection's other services (Prometheus, Alertmanager, Grafana, Loki,
+  Promtail) on the hosts of their groups;
+* the platform backend's /metrics on the hosts of its group;
+* blackbox probes of the backend's health endpoints and of extra URLs.
+
+Targets that need different credentials or schemes go into separate scrape
+configs that keep the same job label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import listen_endpoint
+
+# The exporters of the exporters role: the variables that switch them on and
+# set their address, their defaults, and the group that enables them by default
+# (None: every host). tests/unit checks this against roles/exporters/defaults.
+EXPORTERS = {
+    "node": {"group": None, "port": 9100},
+    "postgres": {"group": "postgres", "port": 9187},
+    "redis": {"group": "redis", "port": 9121},
+    "blackbox": {"group": "prometheus", "port": 9115},
+    "cadvisor": {"group": "docker", "port": 8080},
+}
+
+# The collection's services, scraped where their group has hosts.
+SERVICES = {
+    "alertmanager": {"group": "alertmanager", "listen_var": "alertmanager_listen_address", "port": 9093},
+    "grafana": {"group": "grafana", "listen_var": "grafana_listen_address", "port": 3001},
+    "loki": {"group": "loki", "listen_var": "loki_listen_address", "port": 3100},
+    "promtail": {"group": "promtail", "listen_var": "promtail_listen_address", "port": 9080},
+}
+
+
+def _host_address(hostvars: Mapping, host: str) -> str:
+    return str(hostvars.get("ansible_host") or host)
+
+
+def _target(hostvars: Mapping, host: str, listen_address: str) -> str:
+    """The address Prometheus scrapes: the listen host, or the host's address for a wildcard."""
+    try:
+        endpoint = listen_endpoint(listen_address)
+    except AnsibleFilterError as exc:
+        raise AnsibleFilterError(f"host {host}: {exc.message}") from None
+    listen_host = listen_address.rpartition(":")[0].strip("[]")
+    address = endpoint["host"] if listen_host not in ("", "0.0.0.0", "*", "::") else _host_address(hostvars, host)
+    if ":" in address:
+        address = f"[{address}]"
+    return f"{address}:{endpoint['port']}"
+
+
+def _labels(host: str, groups_of_host: list, environment: str) -> dict:
+    labels = {"inventory_hostname": host}
+    if environment:
+        labels["environment"] = environment
+    if groups_of_host:
+        # Comma-framed, so that a relabel or query can match ",postgres," exactly.
+        labels["groups"] = "," + ",".join(sorted(groups_of_host)) + ","
+    return labels
+
+
+def _group_hosts(groups: Mapping, name: str | None) -> list:
+    return list(groups.get("all", [])) if name is None else list(groups.get(name, []))
+
+
+def _enabled(hostvars: Mapping, host: str, groups: Mapping, variable: str, default_group: str | None) -> bool:
+    value = hostvars.get(variable)
+    if value is None:
+        return host in _group_hosts(groups, default_group)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return bool(value)
+
+
+def _jobs(job: str, targets: list, metrics_path: str = "/metrics") -> list:
+    """Group targets by how they are scraped; one scrape config per distinct way."""
+    by_profile: dict = {}
+    for target in targets:
+        profile = (target["scheme"], target.get("username"), target.get("password"), target.get("ca_file"))
+        by_profile.setdefault(profile, []).append(target)
+    configs = []
+    for index, ((scheme, username, password, ca_file), members) in enumerate(by_profile.items()):
+        config = {"job_name": job if index == 0 else f"{job}-{index + 1}"}
+        if index:
+            config["relabel_configs"] = [{"target_label": "job", "replacement": job}]
+        config["scheme"] = scheme
+        config["metrics_path"] = metrics_path
+        if username:
+            config["basic_auth"] = {"username": username, "password": password}
+        if scheme == "https" and ca_file:
+            config["tls_config"] = {"ca_file": ca_file}
+        config["static_configs"] = [{"targets": [m["address"]], "labels": m["labels"]} for m in members]
+        configs.append(config)
+    return configs
+
+
+def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None = None) -> list:
+    """Return the scrape_configs list for prometheus.yml.
+
+    hostvars and groups are Ansible's magic variables. options (all optional):
+      environment         value of the environment target label
+      self_address        HOST:PORT of this Prometheus (job "prometheus")
+      scrape_username     basic-auth user Prometheus uses against exporters with basic auth
+      ca_file             CA bundle on the Prometheus host for exporters that serve TLS
+      backend_group       inventory group of the platform backend (default "backend")
+      backend_port        port of the backend's /metrics (default 8001)
+      backend_health_port, backend_health_scheme, backend_health_paths
+      blackbox_address    HOST:PORT of the blackbox exporter that runs the probes
+      blackbox_http_targets   extra URLs to probe with the http_2xx module
+      blackbox_tcp_targets    HOST:PORT targets for the tcp_connect module
+      blackbox_icmp_targets   hosts for the icmp module
+    """
+    options = dict(options or {})
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError("prometheus_scrape_configs: groups must be the inventory's groups mapping")
+    environment = str(options.get("environment") or "")
+    username = options.get("scrape_username") or "prometheus"
+    ca_file = options.get("ca_file") or None
+    configs = []
+
+    if options.get("self_address"):
+        configs.append({
+            "job_name": "prometheus",
+            "static_configs": [{"targets": [options["self_address"]]}],
+        })
+
+    all_hosts = _group_hosts(groups, None)
+    for name, spec in EXPORTERS.items():
+        targets = []
+        for host in all_hosts:
+            vars_of_host = hostvars.get(host, {})
+            if not _enabled(vars_of_host, host, groups, f"exporters_{name}_enabled", spec["group"]):
+                continue
+            listen = vars_of_host.get(f"exporters_{name}_listen_address") or f"0.0.0.0:{spec['port']}"
+            users = vars_of_host.get("exporters_basic_auth_users") or {}
+            if users and username not in users:
+                raise AnsibleFilterError(
+                    f"host {host} protects its exporters with basic auth, but exporters_basic_auth_users "
+                    f"has no user {username!r} for Prometheus (prometheus_scrape_username)"
+                )
+            targets.append({
+                "address": _target(vars_of_host, host, listen),
+                "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
+                "scheme": "https" if vars_of_host.get("exporters_tls_cert") else "http",
+                "username": username if users else None,
+                "password": users.get(username) if users else None,
+                "ca_file": ca_file,
+            })
+        configs.extend(_jobs(name, targets))
+
+    for name, spec in SERVICES.items():
+        targets = []
+        for host in _group_hosts(groups, spec["group"]):
+            vars_of_host = hostvars.get(host, {})
+            listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
+            targets.append({
+                "address": _target(vars_of_host, host, listen),
+                "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
+                "scheme": "http",
+            })
+        configs.extend(_jobs(name, targets))
+
+    backend_hosts = _group_hosts(groups, options.get("backend_group") or "backend")
+    backend_port = int(options.get("backend_port") or 8001)
+    configs.extend(_jobs("backend", [
+        {
+            "address": f"{_host_address(hostvars.get(host, {}), host)}:{backend_port}",
+            "labels": _labels(host, hostvars.get(host, {}).get("group_names") or [], environment),
+            "scheme": "http",
+        }
+        for host in backend_hosts
+    ]))
+
+    blackbox = options.get("blackbox_address")
+    if blackbox:
+        health_port = int(options.get("backend_health_port") or 8000)
+        health_scheme = options.get("backend_health_scheme") or "http"
+        health_paths = options.get("backend_health_paths") or []
+        health_urls = [
+            f"{health_scheme}://{_host_address(hostvars.get(host, {}), host)}:{health_port}{path}"
+            for host in backend_hosts
+            for path in health_paths
+        ]
+        probes = [
+            ("blackbox-health", "http_health", health_urls),
+            ("blackbox-http", "http_2xx", list(options.get("blackbox_http_targets") or [])),
+            ("blackbox-tcp", "tcp_connect", list(options.get("blackbox_tcp_targets") or [])),
+            ("blackbox-icmp", "icmp", list(options.get("blackbox_icmp_targets") or [])),
+        ]
+        for job, module, targets in probes:
+            if targets:
+                configs.append(_probe_job(job, module, targets, blackbox, environment))
+    return configs
+
+
+def _probe_job(job: str, module: str, targets: list, blackbox: str, environment: str) -> dict:
+    labels = {"module": module}
+    if environment:
+        labels["environment"] = environment
+    return {
+        "job_name": job,
+        "metrics_path": "/probe",
+        "params": {"module": [module]},
+        "static_configs": [{"targets": targets, "labels": labels}],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": blackbox},
+        ],
+    }
+
+
+def alertmanager_targets(hostvars: Mapping, groups: Mapping, group: str = "alertmanager") -> list:
+    """HOST:PORT of every Alertmanager in the inventory group, cluster peers included."""
+    targets = []
+    for host in _group_hosts(groups, group):
+        vars_of_host = hostvars.get(host, {})
+        listen = vars_of_host.get("alertmanager_listen_address") or "0.0.0.0:9093"
+        targets.append(_target(vars_of_host, host, listen))
+    return targets

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils import _scrape
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def inventory():
+    groups = {
+        "all": ["mon1", "db1", "db2", "cache1", "app1", "am1", "am2"],
+        "prometheus": ["mon1"],
+        "postgres": ["db1", "db2"],
+        "redis": ["cache1"],
+        "backend": ["app1"],
+        "alertmanager": ["am1", "am2"],
+    }
+    hostvars = {host: {"group_names": [g for g, members in groups.items() if g != "all" and host in members]}
+                for host in groups["all"]}
+    return hostvars, groups
+
+
+def job(configs, name):
+    return [config for config in configs if config["job_name"] == name or config["job_name"].startswith(name + "-")]
+
+
+def targets(configs, name):
+    return sorted(t for config in job(configs, name) for sc in config["static_configs"] for t in sc["targets"])
+
+
+def test_every_host_gets_node_and_group_members_get_their_exporter():
+    hostvars, groups = inventory()
+    configs = _scrape.scrape_configs(hostvars, groups, {"environment": "staging"})
+    assert targets(configs, "node") == sorted(f"{h}:9100" for h in groups["all"])
+    assert targets(configs, "postgres") == ["db1:9187", "db2:9187"]
+    assert targets(configs, "redis") == ["cache1:9121"]
+    assert targets(configs, "blackbox") == ["mon1:9115"]
+    assert targets(configs, "cadvisor") == []
+    assert targets(configs, "backend") == ["app1:8001"]
+    assert targets(configs, "alertmanager") == ["am1:9093", "am2:9093"]
+
+
+def test_labels_carry_inventory_name_environment_and_groups():
+    hostvars, groups = inventory()
+    configs = _scrape.scrape_configs(hostvars, groups, {"environment": "production"})
+    (postgres,) = job(configs, "postgres")
+    labels = postgres["static_configs"][0]["labels"]
+    assert labels == {"inventory_hostname": "db1", "environment": "production", "groups": ",postgres,"}
+
+
+def test_host_variables_override_enablement_port_and_address():
+    hostvars, groups = inventory()
+    hostvars["db2"]["exporters_postgres_enabled"] = False
+    hostvars["cache1"]["exporters_redis_listen_address"] = "10.0.0.7:9999"
+    hostvars["app1"]["exporters_node_enabled"] = "false"
+    hostvars["mon1"]["ansible_host"] = "192.0.2.10"
+    configs = _scrape.scrape_configs(hostvars, groups)
+    assert targets(configs, "postgres") == ["db1:9187"]
+    assert targets(configs, "redis") == ["10.0.0.7:9999"]
+    assert "app1:9100" not in targets(configs, "node")
+    assert "192.0.2.10:9100" in targets(configs, "node")
+
+
+def test_tls_and_basic_auth_hosts_get_their_own_scrape_config_with_the_same_job_label():
+    hostvars, groups = inventory()
+    hostvars["db2"]["exporters_basic_auth_users"] = {"prometheus": "s3cret"}
+    hostvars["db2"]["exporters_tls_cert"] = "-----BEGIN CERTIFICATE-----"
+    configs = _scrape.scrape_configs(hostvars, groups, {"ca_file": "/etc/prometheus/ca.pem"})
+    plain, secured = job(configs, "postgres")
+    assert plain["scheme"] == "http" and "basic_auth" not in plain
+    assert secured["job_name"] == "postgres-2"
+    assert secured["relabel_configs"] == [{"target_label": "job", "replacement": "postgres"}]
+    assert secured["scheme"] == "https"
+    assert secured["basic_auth"] == {"username": "prometheus", "password": "s3cret"}
+    assert secured["tls_config"] == {"ca_file": "/etc/prometheus/ca.pem"}
+    assert secured["static_configs"][0]["targets"] == ["db2:9187"]
+
+
+def test_basic_auth_without_a_user_for_prometheus_is_an_error_that_names_the_host():
+    hostvars, groups = inventory()
+    hostvars["db1"]["exporters_basic_auth_users"] = {"someone": "pw"}
+    with pytest.raises(AnsibleFilterError, match="db1.*'prometheus'"):
+        _scrape.scrape_configs(hostvars, groups)
+
+
+def test_self_scrape_and_blackbox_probes_of_the_health_endpoints():
+    hostvars, groups = inventory()
+    configs = _scrape.scrape_configs(hostvars, groups, {
+        "self_address": "127.0.0.1:9090",
+        "blackbox_address": "127.0.0.1:9115",
+        "backend_health_paths": ["/health/live", "/health/ready", "/health/startup"],
+        "blackbox_http_targets": ["https://app.example.org/"],
+        "blackbox_tcp_targets": ["db1:5432"],
+    })
+    assert job(configs, "prometheus")[0]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
+    (health,) = job(configs, "blackbox-health")
+    assert health["params"] == {"module": ["http_health"]}
+    assert health["static_configs"][0]["targets"] == [
+        "http://app1:8000/health/live", "http://app1:8000/health/ready", "http://app1:8000/health/startup"]
+    assert {"target_label": "__address__", "replacement": "127.0.0.1:9115"} in health["relabel_configs"]
+    assert job(configs, "blackbox-http")[0]["params"] == {"module": ["http_2xx"]}
+    assert job(configs, "blackbox-tcp")[0]["static_configs"][0]["targets"] == ["db1:5432"]
+    assert job(configs, "blackbox-icmp") == []
+
+
+def test_job_names_are_unique():
+    hostvars, groups = inventory()
+    hostvars["db2"]["exporters_tls_cert"] = "x"
+    options = {"self_address": "127.0.0.1:9090", "blackbox_address": "b:9115", "backend_health_paths": ["/health/live"]}
+    configs = _scrape.scrape_configs(hostvars, groups, options)
+    names = [config["job_name"] for config in configs]
+    assert len(names) == len(set(names))
+
+
+def test_alertmanager_targets_list_every_peer():
+    hostvars, groups = inventory()
+    hostvars["am2"]["alertmanager_listen_address"] = "[fd00::2]:9093"
+    assert _scrape.alertmanager_targets(hostvars, groups) == ["am1:9093", "[fd00::2]:9093"]
+
+
+def test_bad_listen_address_names_the_host():
+    hostvars, groups = inventory()
+    hostvars["cache1"]["exporters_redis_listen_address"] = "nonsense"
+    with pytest.raises(AnsibleFilterError, match="cache1"):
+        _scrape.scrape_configs(hostvars, groups)
+
+
+def test_catalog_matches_the_exporters_role_defaults():
+    defaults = yaml.safe_load((ROOT / "roles" / "exporters" / "defaults" / "main.yml").read_text())
+    for name, spec in _scrape.EXPORTERS.items():
+        listen = defaults.get(f"exporters_{name}_listen_address")
+        if listen is None:
+            continue  # exporter not in the role yet
+        assert listen.endswith(f":{spec['port']}"), name
+        enabled = defaults[f"exporters_{name}_enabled"]
+        if spec["group"] is None:
+            assert enabled is True, name
+        else:
+            assert enabled == "{{ '" + spec["group"] + "' in group_names }}", name
