@@ -25,26 +25,34 @@ upstream_version() {  # 1:1.5.0+ds-1+b6 -> 1.5.0
 }
 
 repack() {
-  local name=$1 package=$2 binary=$3 extras=${4:-} work deb version dir
+  local name=$1 package=$2 binary=$3 work deb version base dir option extras="" archive_name="" extra
+  shift 3
+  for option in "$@"; do
+    case "$option" in
+      extra=*) extras=${option#extra=} ;;
+      archive=*) archive_name=${option#archive=} ;;
+      *) die "mirror-artifacts.txt: unknown option $option for $name" ;;
+    esac
+  done
   work=$(mktemp -d)
   (cd "$work" && apt-get download -q "$package" >/dev/null 2>&1) \
     || { as_root apt-get update -qq; (cd "$work" && apt-get download -q "$package" >/dev/null); }
   deb=$(ls "$work"/*.deb)
   version=$(upstream_version "$(dpkg-deb -f "$deb" Version)")
   dpkg-deb -x "$deb" "$work/root"
-  dir="$work/$name-$version.linux-amd64"
+  base=${archive_name:-$name-\{version\}}
+  base=${base//\{version\}/$version}.linux-amd64
+  dir="$work/$base"
   mkdir -p "$dir"
   install -m 0755 "$work/root/$binary" "$dir/$name"
-  if [ -n "$extras" ]; then
-    local extra
-    for extra in ${extras//,/ }; do cp -a "$work/root/$extra" "$dir/"; done
-  fi
+  for extra in ${extras//,/ }; do cp -a "$work/root/$extra" "$dir/"; done
   mkdir -p "$MIRROR_DIR/$name/v$version" "$MIRROR_DIR/$name/v0.0.1-corrupt"
-  tar -C "$work" --owner=0 --group=0 -czf "$MIRROR_DIR/$name/v$version/$name-$version.linux-amd64.tar.gz" "$(basename "$dir")"
+  tar -C "$work" --owner=0 --group=0 -czf "$MIRROR_DIR/$name/v$version/$base.tar.gz" "$base"
   (cd "$MIRROR_DIR/$name/v$version" && sha256sum -- *.tar.gz > sha256sums.txt)
   # A release whose archive was damaged after its checksum was published.
-  local bad="$MIRROR_DIR/$name/v0.0.1-corrupt/$name-0.0.1-corrupt.linux-amd64.tar.gz"
-  cp "$MIRROR_DIR/$name/v$version/$name-$version.linux-amd64.tar.gz" "$bad"
+  local bad_base=${base//$version/0.0.1-corrupt}
+  local bad="$MIRROR_DIR/$name/v0.0.1-corrupt/$bad_base.tar.gz"
+  cp "$MIRROR_DIR/$name/v$version/$base.tar.gz" "$bad"
   (cd "$(dirname "$bad")" && sha256sum -- *.tar.gz > sha256sums.txt)
   printf 'corrupted' | dd of="$bad" bs=1 seek=1000 conv=notrunc status=none
   printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/versions.txt"
@@ -58,10 +66,11 @@ build() {
   fi
   rm -rf "$MIRROR_DIR"
   mkdir -p "$MIRROR_DIR"
-  local name package binary extras
-  while read -r name package binary extras; do
+  local name package binary rest options
+  while read -r name package binary rest; do
     case "$name" in ''|'#'*) continue ;; esac
-    repack "$name" "$package" "$binary" "$extras"
+    read -ra options <<<"$rest"
+    repack "$name" "$package" "$binary" "${options[@]}"
   done < "$HARNESS_DIR/mirror-artifacts.txt"
   echo "$RECIPE" > "$STAMP"
 }
