@@ -12,6 +12,7 @@ API = "http://127.0.0.1:9090/api/v1"
 MON = "mon-debian13-archive"
 BROKEN_PROBE = "http://app-debian13-package:8000/broken"
 PG_PASSWORD = "molecule-pg-monitor"
+SCRAPE_PASSWORD = "molecule-scrape-password"
 REDIS_PASSWORD = "molecule-redis-password"
 
 
@@ -55,6 +56,13 @@ def test_every_target_is_up(mon):
     assert by_job["backend"] == ["app-debian13-package"]
     assert len(by_job["blackbox-health"]) == 3
     assert {"prometheus", "blackbox-http"} <= set(by_job)
+
+
+def test_exporters_with_basic_auth_refuse_anonymous_scrapes():
+    db = inventory_host("db-debian12-package")
+    assert http_get(db, "http://127.0.0.1:9187/metrics")["status"] == 401
+    assert http_get(db, "http://127.0.0.1:9100/metrics")["status"] == 401
+    # ...while Prometheus scrapes them (test_every_target_is_up) with the inventory's credentials.
 
 
 def test_exporters_reach_their_services_with_the_vault_credentials(mon):
@@ -104,6 +112,7 @@ def test_secrets_never_show_in_playbook_output():
     assert rc == 0, output
     assert PG_PASSWORD not in output
     assert REDIS_PASSWORD not in output
+    assert SCRAPE_PASSWORD not in output
 
 
 def start_time(mon):
