@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,27 @@ def play_recap(output: str) -> dict[str, dict[str, int]]:
             counts = dict(item.split("=") for item in match["counts"].split())
             recap[match["host"]] = {key: int(value) for key, value in counts.items()}
     return recap
+
+
+def mirror_url(path: str) -> str:
+    """URL of a file on the local artifact mirror, as the controller reaches it."""
+    return f"http://127.0.0.1:{os.environ.get('DA_MIRROR_PORT', '18080')}/{path}"
+
+
+def served_as_standin(name: str) -> bool:
+    """Whether the mirror serves an offline stand-in for this program, not the real artifact."""
+    with urllib.request.urlopen(mirror_url("standins.txt"), timeout=5) as response:
+        listed = [line.split()[0] for line in response.read().decode().splitlines() if line.strip()]
+    return name in listed
+
+
+def require_real(name: str) -> None:
+    """Skip, with the reason, a test of behaviour that only the real program has."""
+    if served_as_standin(name):
+        pytest.skip(
+            f"needs the real {name}: the mirror serves the offline stand-in "
+            f"(put the upstream artifact in the directory named by DA_REAL_ARTIFACTS to run this)"
+        )
 
 
 @pytest.fixture(scope="module")

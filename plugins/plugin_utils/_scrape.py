@@ -27,13 +27,15 @@ from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._lis
 
 # The exporters of the exporters role: the variables that switch them on and
 # set their address, their defaults, and the group that enables them by default
-# (None: every host). tests/unit checks this against roles/exporters/defaults.
+# (None: every host), and whether they serve the host's exporter web config
+# (TLS, basic auth). tests/unit checks this against roles/exporters/defaults.
 EXPORTERS = {
-    "node": {"group": None, "port": 9100},
-    "postgres": {"group": "postgres", "port": 9187},
-    "redis": {"group": "redis", "port": 9121},
-    "blackbox": {"group": "prometheus", "port": 9115},
-    "cadvisor": {"group": "docker", "port": 8080},
+    "node": {"group": None, "port": 9100, "web": True},
+    "postgres": {"group": "postgres", "port": 9187, "web": True},
+    "redis": {"group": "redis", "port": 9121, "web": True},
+    "blackbox": {"group": "prometheus", "port": 9115, "web": True},
+    # cAdvisor has no exporter-toolkit web config: always plain HTTP.
+    "cadvisor": {"group": "docker", "port": 8080, "web": False},
 }
 
 # The collection's services, scraped where their group has hosts.
@@ -145,7 +147,8 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
             if not _enabled(vars_of_host, host, groups, f"exporters_{name}_enabled", spec["group"]):
                 continue
             listen = vars_of_host.get(f"exporters_{name}_listen_address") or f"0.0.0.0:{spec['port']}"
-            users = vars_of_host.get("exporters_basic_auth_users") or {}
+            users = (vars_of_host.get("exporters_basic_auth_users") or {}) if spec["web"] else {}
+            tls = bool(vars_of_host.get("exporters_tls_cert")) and spec["web"]
             if users and username not in users:
                 raise AnsibleFilterError(
                     f"host {host} protects its exporters with basic auth, but exporters_basic_auth_users "
@@ -154,7 +157,7 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
             targets.append({
                 "address": _target(vars_of_host, host, listen),
                 "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
-                "scheme": "https" if vars_of_host.get("exporters_tls_cert") else "http",
+                "scheme": "https" if tls else "http",
                 "username": username if users else None,
                 "password": users.get(username) if users else None,
                 "ca_file": ca_file,

@@ -6,6 +6,12 @@
 # Each archive holds the real binary of a Debian package. For every name there
 # is also v0.0.1-corrupt, whose archive does not match its checksum.
 #
+# Programs that no reachable source carries (mirror-standins.txt) are served as
+# clearly named offline stand-ins, unless the real upstream artifact is found in
+# the directory named by DA_REAL_ARTIFACTS. real-artifacts.txt and
+# standins.txt at the mirror's root say which is which, so that tests of real
+# behaviour run against real programs and are skipped, with the reason, otherwise.
+#
 # The mirror runs as the container da-artifact-mirror on the Docker network
 # da-molecule (http://da-artifact-mirror:8080 from the test containers) and is
 # published on http://127.0.0.1:18080 for downloads on the controller.
@@ -18,7 +24,9 @@ CONTAINER=da-artifact-mirror
 HOST_PORT=${DA_MIRROR_PORT:-18080}
 IMAGE=${DA_IMAGE_REPO:-dataaggregator/molecule-debian}:12
 STAMP="$MIRROR_DIR/.recipe"
-RECIPE=$(cat "$0" "$HARNESS_DIR/mirror-artifacts.txt" | sha256sum | cut -c1-12)
+REAL_DIR=${DA_REAL_ARTIFACTS:-}
+RECIPE=$( { cat "$0" "$HARNESS_DIR/mirror-artifacts.txt" "$HARNESS_DIR/mirror-standins.txt" "$HARNESS_DIR"/standins/*;
+            if [ -n "$REAL_DIR" ]; then (cd "$REAL_DIR" && sha256sum -- *); fi; } | sha256sum | cut -c1-12)
 
 upstream_version() {  # 1:1.5.0+ds-1+b6 -> 1.5.0
   sed -E 's/^[0-9]+://; s/[-+~].*$//' <<<"$1"
@@ -60,6 +68,25 @@ repack() {
   log "mirror: $name $version (from $package)"
 }
 
+# A bare executable (the upstream release of some projects is just the binary):
+# the real one from DA_REAL_ARTIFACTS, or the offline stand-in.
+standin() {
+  local name=$1 version=$2 artifact=$3 script=$4 dir
+  artifact=${artifact//\{version\}/$version}
+  dir="$MIRROR_DIR/$name/v$version"
+  mkdir -p "$dir"
+  if [ -n "$REAL_DIR" ] && [ -f "$REAL_DIR/$artifact" ]; then
+    install -m 0755 "$REAL_DIR/$artifact" "$dir/$artifact"
+    printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/real-artifacts.txt"
+    log "mirror: $name $version (real artifact from $REAL_DIR)"
+  else
+    install -m 0755 "$HARNESS_DIR/$script" "$dir/$artifact"
+    printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/standins.txt"
+    log "mirror: $name $version (OFFLINE STAND-IN $script; put $artifact in DA_REAL_ARTIFACTS for the real one)"
+  fi
+  (cd "$dir" && sha256sum -- "$artifact" > sha256sums.txt)
+}
+
 build() {
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ]; then
     return 0
@@ -72,6 +99,12 @@ build() {
     read -ra options <<<"$rest"
     repack "$name" "$package" "$binary" "${options[@]}"
   done < "$HARNESS_DIR/mirror-artifacts.txt"
+  touch "$MIRROR_DIR/real-artifacts.txt" "$MIRROR_DIR/standins.txt"
+  local version artifact script
+  while read -r name version artifact script; do
+    case "$name" in ''|'#'*) continue ;; esac
+    standin "$name" "$version" "$artifact" "$script"
+  done < "$HARNESS_DIR/mirror-standins.txt"
   echo "$RECIPE" > "$STAMP"
 }
 

@@ -132,13 +132,29 @@ def test_bad_listen_address_names_the_host():
 
 def test_catalog_matches_the_exporters_role_defaults():
     defaults = yaml.safe_load((ROOT / "roles" / "exporters" / "defaults" / "main.yml").read_text())
+    role_vars = yaml.safe_load((ROOT / "roles" / "exporters" / "vars" / "main.yml").read_text())
+    assert set(_scrape.EXPORTERS) == set(role_vars["__exporters_switches"])
     for name, spec in _scrape.EXPORTERS.items():
-        listen = defaults.get(f"exporters_{name}_listen_address")
-        if listen is None:
-            continue  # exporter not in the role yet
+        listen = defaults[f"exporters_{name}_listen_address"]
+        assert ("web" in role_vars[f"__exporters_{name}_service"]) == spec["web"], name
         assert listen.endswith(f":{spec['port']}"), name
         enabled = defaults[f"exporters_{name}_enabled"]
         if spec["group"] is None:
             assert enabled is True, name
         else:
             assert enabled == "{{ '" + spec["group"] + "' in group_names }}", name
+
+
+def test_cadvisor_runs_on_docker_hosts_and_is_scraped_in_plain_http_even_beside_protected_exporters():
+    hostvars, groups = inventory()
+    groups["docker"] = ["app1", "db1"]
+    hostvars["db1"]["exporters_basic_auth_users"] = {"prometheus": "s3cret"}
+    hostvars["db1"]["exporters_tls_cert"] = "-----BEGIN CERTIFICATE-----"
+    hostvars["db1"]["exporters_cadvisor_listen_address"] = "10.0.0.5:8181"
+    configs = _scrape.scrape_configs(hostvars, groups)
+    (cadvisor,) = job(configs, "cadvisor")
+    assert targets(configs, "cadvisor") == ["10.0.0.5:8181", "app1:8080"]
+    assert cadvisor["scheme"] == "http"
+    assert "basic_auth" not in cadvisor and "tls_config" not in cadvisor
+    # ...while the same host's other exporters keep https and basic auth.
+    assert [c["scheme"] for c in job(configs, "node")] == ["http", "https"]
