@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.dataaggregator.infrastructure.plugins.filter import bcrypt_users, listen_endpoint
+from ansible_collections.dataaggregator.infrastructure.plugins.filter import alert_routes, bcrypt_users, listen_endpoint
 
 
 def test_bcrypt_users_filter_is_registered():
@@ -14,3 +14,13 @@ def test_bcrypt_users_filter_is_registered():
 def test_listen_endpoint_filter_is_registered():
     filters = listen_endpoint.FilterModule().filters()
     assert filters["listen_endpoint"](":9100") == {"host": "127.0.0.1", "port": 9100}
+
+
+def test_alert_routes_filter_is_registered():
+    filters = alert_routes.FilterModule().filters()
+    policy = {
+        "severities": [{"name": "critical", "channels": ["email"]}],
+        "teams": [{"name": "database", "email_to": ["dba@example.org"]}],
+        "default": {"channels": ["email"], "email_to": ["ops@example.org"]},
+    }
+    assert [r["name"] for r in filters["alert_routes"](policy)["receivers"]] == ["default", "database-critical"]

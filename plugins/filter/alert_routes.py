@@ -1,0 +1,106 @@
+# Copyright: Contributors to the dataaggregator.infrastructure collection
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: alert_routes
+short_description: Alertmanager route, receivers and inhibit rules from a compact routing policy
+version_added: 0.1.0
+author: Data Aggregator Platform infrastructure team
+description:
+  - Turns a routing policy (severity tiers and teams) into the C(route),
+    C(receivers) and C(inhibit_rules) of C(alertmanager.yml).
+  - Each team and severity pair gets one receiver that holds exactly the
+    integrations of the tier's channels (or the team's own channels for that
+    tier), and one route that selects it with the team's and the tier's
+    matchers. Alerts that no route selects go to the receiver C(default).
+  - Each tier inhibits every later tier for alerts with equal O(_input.inhibit_equal)
+    labels, so a critical alert silences its warning twin.
+  - PagerDuty routing keys are named by reference and read from files in
+    O(options.secrets_dir); the generated config holds no secret.
+  - A policy with an unknown channel or key, a missing contact, a duplicate
+    name, a bad matcher or an invalid duration fails with a message that names it.
+options:
+  _input:
+    description: The routing policy.
+    type: dict
+    required: true
+    suboptions:
+      severities:
+        description:
+          - Tiers, most severe first. Each has C(name), C(channels) (from C(email),
+            C(slack), C(pagerduty), C(webhook)), optional C(matchers) (default
+            C(severity="<name>")) and optional C(group_wait), C(group_interval)
+            and C(repeat_interval).
+        type: list
+        elements: dict
+        required: true
+      teams:
+        description:
+          - Teams. Each has C(name), optional C(matchers) (default C(team="<name>")),
+            the contacts its channels need (C(email_to) list, C(slack_channel),
+            C(pagerduty_routing_key) reference, C(webhook_urls) list), and optional
+            C(channels), a mapping of tier name to the channels this team uses instead.
+        type: list
+        elements: dict
+        required: true
+      default:
+        description: The receiver for unmatched alerts; C(channels) and the contacts they need.
+        type: dict
+        required: true
+      group_by:
+        description: Labels the root route groups by.
+        type: list
+        elements: str
+        default: [alertname, team, severity, instance]
+      inhibit_equal:
+        description: Labels that must be equal for a tier to inhibit a later one.
+        type: list
+        elements: str
+        default: [alertname, instance]
+  options:
+    description:
+      - C(secrets_dir), the directory of the routing key files (default C(/etc/alertmanager/secrets)).
+      - C(pagerduty_keys), the routing key references that exist; others are an error.
+    type: dict
+    default: {}
+"""
+
+EXAMPLES = r"""
+- name: Build the routing part of alertmanager.yml
+  ansible.builtin.set_fact:
+    routing: >-
+      {{ {'severities': [{'name': 'critical', 'channels': ['email', 'pagerduty'], 'group_wait': '5s', 'repeat_interval': '1h'},
+                         {'name': 'warning', 'channels': ['email'], 'group_wait': '30s', 'repeat_interval': '6h'}],
+          'teams': [{'name': 'database', 'email_to': ['dba@example.org'], 'pagerduty_routing_key': 'database'}],
+          'default': {'channels': ['email'], 'email_to': ['ops@example.org']}}
+         | dataaggregator.infrastructure.alert_routes({'pagerduty_keys': ['database']}) }}
+"""
+
+RETURN = r"""
+_value:
+  description: C(route), C(receivers) and C(inhibit_rules), ready to merge into alertmanager.yml.
+  type: dict
+  contains:
+    route:
+      description: The root route (receiver C(default)) with one child route per team and tier.
+      type: dict
+    receivers:
+      description: C(default), then C(<team>-<tier>) for every team and tier.
+      type: list
+      elements: dict
+    inhibit_rules:
+      description: One rule per pair of tiers, the more severe as the source.
+      type: list
+      elements: dict
+"""
+
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._alert_routes import alert_routes
+
+
+class FilterModule:
+    """Alertmanager routing filters."""
+
+    def filters(self):
+        return {"alert_routes": alert_routes}
