@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """OFFLINE STAND-IN for cAdvisor -- not cAdvisor.
 
 No cAdvisor release can be downloaded on the machines that run this project's
