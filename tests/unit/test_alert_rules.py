@@ -6,7 +6,6 @@ promtool comes from Debian's prometheus package (`make tools` extracts it into
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -44,14 +43,6 @@ def alerting_rules():
 
 
 ALERTS = list(alerting_rules())
-
-
-@pytest.fixture(scope="session")
-def promtool():
-    path = Path(os.environ.get("PROMTOOL", ROOT / ".cache" / "tools" / "bin" / "promtool"))
-    if not path.exists():
-        pytest.fail(f"promtool not found at {path}: run `make tools` (or set PROMTOOL)")
-    return str(path)
 
 
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.name)

@@ -7,9 +7,7 @@ extracts it into .cache/tools/bin); AMTOOL overrides the path.
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,7 +15,6 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._alert_routes import alert_routes
 
-ROOT = Path(__file__).resolve().parents[4]
 
 # The seed's policy: critical by e-mail, Slack and PagerDuty (5 s wait, 1 h
 # repeat), warning by e-mail and Slack (30 s wait, 6 h repeat), four teams.
@@ -43,14 +40,6 @@ def policy(**changes):
     changed = copy.deepcopy(SEED_POLICY)
     changed.update(changes)
     return changed
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    path = Path(os.environ.get("AMTOOL", ROOT / ".cache" / "tools" / "bin" / "amtool"))
-    if not path.exists():
-        pytest.fail(f"amtool not found at {path}: run `make tools` (or set AMTOOL)")
-    return str(path)
 
 
 @pytest.fixture(scope="module")
