@@ -56,7 +56,11 @@ _value:
   elements: dict
 """
 
-from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._scrape import alertmanager_targets, scrape_configs
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._scrape import (
+    alertmanager_configs,
+    alertmanager_targets,
+    scrape_configs,
+)
 
 
 class FilterModule:
@@ -66,4 +70,5 @@ class FilterModule:
         return {
             "prometheus_scrape_configs": scrape_configs,
             "prometheus_alertmanager_targets": alertmanager_targets,
+            "prometheus_alertmanager_configs": alertmanager_configs,
         }

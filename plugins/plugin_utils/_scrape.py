@@ -38,9 +38,16 @@ EXPORTERS = {
     "cadvisor": {"group": "docker", "port": 8080, "web": False},
 }
 
-# The collection's services, scraped where their group has hosts.
+# The collection's services, scraped where their group has hosts; those with a
+# web config name the variables of its basic-auth users and TLS certificate.
 SERVICES = {
-    "alertmanager": {"group": "alertmanager", "listen_var": "alertmanager_listen_address", "port": 9093},
+    "alertmanager": {
+        "group": "alertmanager",
+        "listen_var": "alertmanager_listen_address",
+        "port": 9093,
+        "users_var": "alertmanager_web_basic_auth_users",
+        "tls_var": "alertmanager_web_tls_cert",
+    },
     "grafana": {"group": "grafana", "listen_var": "grafana_listen_address", "port": 3001},
     "loki": {"group": "loki", "listen_var": "loki_listen_address", "port": 3100},
     "promtail": {"group": "promtail", "listen_var": "promtail_listen_address", "port": 9080},
@@ -85,6 +92,21 @@ def _enabled(hostvars: Mapping, host: str, groups: Mapping, variable: str, defau
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "on", "1")
     return bool(value)
+
+
+def _web_access(vars_of_host: Mapping, host: str, users_var: str, tls_var: str, username: str) -> dict:
+    """Scheme and credentials for a host's web config: https if it serves TLS, and
+    Prometheus's user with the password from that host's basic-auth users."""
+    users = vars_of_host.get(users_var) or {}
+    if users and username not in users:
+        raise AnsibleFilterError(
+            f"host {host} demands basic auth, but {users_var} has no user {username!r} "
+            f"for Prometheus (prometheus_scrape_username)"
+        )
+    access = {"scheme": "https" if vars_of_host.get(tls_var) else "http"}
+    if users:
+        access.update(username=username, password=users[username])
+    return access
 
 
 def _jobs(job: str, targets: list, metrics_path: str = "/metrics") -> list:
@@ -147,20 +169,13 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
             if not _enabled(vars_of_host, host, groups, f"exporters_{name}_enabled", spec["group"]):
                 continue
             listen = vars_of_host.get(f"exporters_{name}_listen_address") or f"0.0.0.0:{spec['port']}"
-            users = (vars_of_host.get("exporters_basic_auth_users") or {}) if spec["web"] else {}
-            tls = bool(vars_of_host.get("exporters_tls_cert")) and spec["web"]
-            if users and username not in users:
-                raise AnsibleFilterError(
-                    f"host {host} protects its exporters with basic auth, but exporters_basic_auth_users "
-                    f"has no user {username!r} for Prometheus (prometheus_scrape_username)"
-                )
+            web = _web_access(vars_of_host, host, "exporters_basic_auth_users", "exporters_tls_cert", username) if spec["web"] else {}
             targets.append({
                 "address": _target(vars_of_host, host, listen),
                 "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
-                "scheme": "https" if tls else "http",
-                "username": username if users else None,
-                "password": users.get(username) if users else None,
+                "scheme": "http",
                 "ca_file": ca_file,
+                **web,
             })
         configs.extend(_jobs(name, targets))
 
@@ -169,10 +184,13 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
         for host in _group_hosts(groups, spec["group"]):
             vars_of_host = hostvars.get(host, {})
             listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
+            web = _web_access(vars_of_host, host, spec["users_var"], spec["tls_var"], username) if "users_var" in spec else {}
             targets.append({
                 "address": _target(vars_of_host, host, listen),
                 "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
                 "scheme": "http",
+                "ca_file": ca_file,
+                **web,
             })
         configs.extend(_jobs(name, targets))
 
@@ -226,11 +244,43 @@ def _probe_job(job: str, module: str, targets: list, blackbox: str, environment:
     }
 
 
-def alertmanager_targets(hostvars: Mapping, groups: Mapping, group: str = "alertmanager") -> list:
-    """HOST:PORT of every Alertmanager in the inventory group, cluster peers included."""
+def alertmanager_targets(hostvars: Mapping, groups: Mapping, group: str = "alertmanager", cluster: bool = False) -> list:
+    """HOST:PORT of every Alertmanager in the inventory group, cluster peers included.
+
+    With cluster, the address of each one's gossip port (alertmanager_cluster_listen_address)
+    instead of its API.
+    """
+    variable, default = ("alertmanager_cluster_listen_address", "0.0.0.0:9094") if cluster else ("alertmanager_listen_address", "0.0.0.0:9093")
     targets = []
     for host in _group_hosts(groups, group):
         vars_of_host = hostvars.get(host, {})
-        listen = vars_of_host.get("alertmanager_listen_address") or "0.0.0.0:9093"
+        listen = vars_of_host.get(variable) or default
         targets.append(_target(vars_of_host, host, listen))
     return targets
+
+
+def alertmanager_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None = None) -> list:
+    """The alerting.alertmanagers of prometheus.yml: every Alertmanager of the group, with
+    the scheme and credentials its web config demands (one entry per distinct way).
+
+    options: group (default "alertmanager"), username (default "prometheus"), ca_file.
+    """
+    options = dict(options or {})
+    group = options.get("group") or "alertmanager"
+    username = options.get("username") or "prometheus"
+    spec = SERVICES["alertmanager"]
+    by_profile: dict = {}
+    for host, address in zip(_group_hosts(groups, group), alertmanager_targets(hostvars, groups, group)):
+        web = _web_access(hostvars.get(host, {}), host, spec["users_var"], spec["tls_var"], username)
+        profile = (web["scheme"], web.get("username"), web.get("password"))
+        by_profile.setdefault(profile, []).append(address)
+    configs = []
+    for (scheme, user, password), addresses in by_profile.items():
+        config = {"api_version": "v2", "scheme": scheme}
+        if user:
+            config["basic_auth"] = {"username": user, "password": password}
+        if scheme == "https" and options.get("ca_file"):
+            config["tls_config"] = {"ca_file": options["ca_file"]}
+        config["static_configs"] = [{"targets": addresses}]
+        configs.append(config)
+    return configs

@@ -123,6 +123,13 @@ def test_alertmanager_targets_list_every_peer():
     assert _scrape.alertmanager_targets(hostvars, groups) == ["am1:9093", "[fd00::2]:9093"]
 
 
+def test_alertmanager_cluster_addresses_use_the_gossip_port():
+    hostvars, groups = inventory()
+    hostvars["am1"]["ansible_host"] = "192.0.2.1"
+    hostvars["am2"]["alertmanager_cluster_listen_address"] = "10.0.0.2:9999"
+    assert _scrape.alertmanager_targets(hostvars, groups, cluster=True) == ["192.0.2.1:9094", "10.0.0.2:9999"]
+
+
 def test_bad_listen_address_names_the_host():
     hostvars, groups = inventory()
     hostvars["cache1"]["exporters_redis_listen_address"] = "nonsense"
@@ -158,3 +165,26 @@ def test_cadvisor_runs_on_docker_hosts_and_is_scraped_in_plain_http_even_beside_
     assert "basic_auth" not in cadvisor and "tls_config" not in cadvisor
     # ...while the same host's other exporters keep https and basic auth.
     assert [c["scheme"] for c in job(configs, "node")] == ["http", "https"]
+
+
+def test_alertmanagers_with_a_web_config_get_their_scheme_and_credentials():
+    hostvars, groups = inventory()
+    hostvars["am2"]["alertmanager_web_basic_auth_users"] = {"prometheus": "am-secret", "admin": "other"}
+    hostvars["am2"]["alertmanager_web_tls_cert"] = "-----BEGIN CERTIFICATE-----"
+    configs = _scrape.alertmanager_configs(hostvars, groups, {"ca_file": "/etc/prometheus/ca.pem"})
+    assert configs == [
+        {"api_version": "v2", "scheme": "http", "static_configs": [{"targets": ["am1:9093"]}]},
+        {"api_version": "v2", "scheme": "https", "basic_auth": {"username": "prometheus", "password": "am-secret"},
+         "tls_config": {"ca_file": "/etc/prometheus/ca.pem"}, "static_configs": [{"targets": ["am2:9093"]}]},
+    ]
+    # Prometheus scrapes Alertmanager's own metrics the same way.
+    plain, secured = job(_scrape.scrape_configs(hostvars, groups, {"ca_file": "/etc/prometheus/ca.pem"}), "alertmanager")
+    assert plain["scheme"] == "http" and "basic_auth" not in plain
+    assert secured["basic_auth"] == {"username": "prometheus", "password": "am-secret"}
+
+
+def test_an_alertmanager_without_the_prometheus_user_is_an_error():
+    hostvars, groups = inventory()
+    hostvars["am1"]["alertmanager_web_basic_auth_users"] = {"admin": "x"}
+    with pytest.raises(AnsibleFilterError, match="host am1 demands basic auth, but alertmanager_web_basic_auth_users has no user 'prometheus'"):
+        _scrape.alertmanager_configs(hostvars, groups)
