@@ -21,8 +21,10 @@ import testinfra
 
 HTTP_PROBE = r"""
 import base64, json, ssl, sys, urllib.error, urllib.request
-url, user, password, cafile = sys.argv[1:5]
-request = urllib.request.Request(url)
+url, user, password, cafile, data = sys.argv[1:6]
+request = urllib.request.Request(url, data=data.encode() or None)
+if data:
+    request.add_header("Content-Type", "application/json")
 if user:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     request.add_header("Authorization", "Basic " + token)
@@ -39,14 +41,19 @@ except (urllib.error.URLError, OSError) as error:
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 
 
-def http_get(host, url, user="", password="", cafile=""):
-    """GET a URL from inside a test host; returns {"status": int, "body": str}.
+def http_get(host, url, user="", password="", cafile="", data=""):
+    """GET a URL from inside a test host (POST data as JSON if given); returns {"status": int, "body": str}.
 
     status is 0 when no HTTP answer came at all (refused, TLS error, timeout).
     """
-    result = host.run("python3 -c %s %s %s %s %s", HTTP_PROBE, url, user, password, cafile)
+    result = host.run("python3 -c %s %s %s %s %s %s", HTTP_PROBE, url, user, password, cafile, data)
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def http_post_json(host, url, payload, **credentials):
+    """POST a JSON payload from inside a test host; returns {"status": int, "body": str}."""
+    return http_get(host, url, data=json.dumps(payload), **credentials)
 
 
 def wait_until(predicate, timeout, interval=0.5):
