@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.dataaggregator.infrastructure.plugins.filter import alert_routes, bcrypt_users, listen_endpoint
+from ansible_collections.dataaggregator.infrastructure.plugins.filter import alert_routes, bcrypt_users, grafana_dashboard, listen_endpoint
 
 
 def test_bcrypt_users_filter_is_registered():
@@ -24,3 +24,10 @@ def test_alert_routes_filter_is_registered():
         "default": {"channels": ["email"], "email_to": ["ops@example.org"]},
     }
     assert [r["name"] for r in filters["alert_routes"](policy)["receivers"]] == ["default", "database-critical"]
+
+
+def test_grafana_dashboard_filter_takes_one_spec_or_a_list():
+    build = grafana_dashboard.FilterModule().filters()["grafana_dashboard"]
+    spec = {"uid": "one", "title": "One", "rows": [{"title": "R", "panels": [{"title": "Up", "queries": ["up"]}]}]}
+    assert build(spec)["uid"] == "one"
+    assert [d["uid"] for d in build([spec, dict(spec, uid="two")])] == ["one", "two"]
