@@ -109,6 +109,17 @@ def _web_access(vars_of_host: Mapping, host: str, users_var: str, tls_var: str, 
     return access
 
 
+def _scrape_target(vars_of_host: Mapping, host: str, listen: str, environment: str, ca_file, web: Mapping) -> dict:
+    """One target of a scrape job: address, labels, and how to reach it (plain http unless web says otherwise)."""
+    return {
+        "address": _target(vars_of_host, host, listen),
+        "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
+        "scheme": "http",
+        "ca_file": ca_file,
+        **web,
+    }
+
+
 def _jobs(job: str, targets: list, metrics_path: str = "/metrics") -> list:
     """Group targets by how they are scraped; one scrape config per distinct way."""
     by_profile: dict = {}
@@ -170,13 +181,7 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
                 continue
             listen = vars_of_host.get(f"exporters_{name}_listen_address") or f"0.0.0.0:{spec['port']}"
             web = _web_access(vars_of_host, host, "exporters_basic_auth_users", "exporters_tls_cert", username) if spec["web"] else {}
-            targets.append({
-                "address": _target(vars_of_host, host, listen),
-                "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
-                "scheme": "http",
-                "ca_file": ca_file,
-                **web,
-            })
+            targets.append(_scrape_target(vars_of_host, host, listen, environment, ca_file, web))
         configs.extend(_jobs(name, targets))
 
     for name, spec in SERVICES.items():
@@ -185,13 +190,7 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
             vars_of_host = hostvars.get(host, {})
             listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
             web = _web_access(vars_of_host, host, spec["users_var"], spec["tls_var"], username) if "users_var" in spec else {}
-            targets.append({
-                "address": _target(vars_of_host, host, listen),
-                "labels": _labels(host, vars_of_host.get("group_names") or [], environment),
-                "scheme": "http",
-                "ca_file": ca_file,
-                **web,
-            })
+            targets.append(_scrape_target(vars_of_host, host, listen, environment, ca_file, web))
         configs.extend(_jobs(name, targets))
 
     backend_hosts = _group_hosts(groups, options.get("backend_group") or "backend")
