@@ -109,12 +109,20 @@ build() {
     standin "$name" "$version" "$artifact" "$script"
   done < "$HARNESS_DIR/mirror-standins.txt"
   echo "$RECIPE" > "$STAMP"
+  # A fresh id per build: a container still serving an older (or deleted)
+  # directory at the same path is noticed and replaced.
+  od -An -N8 -tx8 /dev/urandom | tr -d ' \n' > "$MIRROR_DIR/.build-id"
+}
+
+served_build_id() {
+  python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$HOST_PORT/.build-id', timeout=2).read().decode())" 2>/dev/null || true
 }
 
 serve() {
   docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
   if [ "$(docker inspect -f '{{ .State.Running }}' "$CONTAINER" 2>/dev/null)" = "true" ] \
-     && [ "$(docker inspect -f '{{ index .Config.Labels "served" }}' "$CONTAINER")" = "$RECIPE $MIRROR_DIR" ]; then
+     && [ "$(docker inspect -f '{{ index .Config.Labels "served" }}' "$CONTAINER")" = "$RECIPE $MIRROR_DIR" ] \
+     && [ "$(served_build_id)" = "$(cat "$MIRROR_DIR/.build-id" 2>/dev/null)" ]; then
     return 0
   fi
   docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
