@@ -20,15 +20,9 @@ description:
     blackbox probes cover the backend's health endpoints and extra URLs.
   - Each target carries the labels C(inventory_hostname), C(environment) and
     C(groups) (the host's groups, comma-framed).
+extends_documentation_fragment:
+  - dataaggregator.infrastructure.inventory_filter
 options:
-  _input:
-    description: The C(hostvars) magic variable.
-    type: dict
-    required: true
-  groups:
-    description: The C(groups) magic variable.
-    type: dict
-    required: true
   options:
     description:
       - C(environment), C(self_address), C(scrape_username), C(ca_file),
