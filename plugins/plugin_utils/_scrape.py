@@ -48,7 +48,8 @@ SERVICES = {
         "users_var": "alertmanager_web_basic_auth_users",
         "tls_var": "alertmanager_web_tls_cert",
     },
-    "grafana": {"group": "grafana", "listen_var": "grafana_listen_address", "port": 3001},
+    # Grafana's /metrics needs no login; it is https when Grafana serves TLS.
+    "grafana": {"group": "grafana", "listen_var": "grafana_listen_address", "port": 3001, "tls_var": "grafana_web_tls_cert"},
     "loki": {"group": "loki", "listen_var": "loki_listen_address", "port": 3100},
     "promtail": {"group": "promtail", "listen_var": "promtail_listen_address", "port": 9080},
 }
@@ -94,14 +95,14 @@ def _enabled(hostvars: Mapping, host: str, groups: Mapping, variable: str, defau
     return bool(value)
 
 
-def _web_access(vars_of_host: Mapping, host: str, users_var: str, tls_var: str, username: str) -> dict:
+def _web_access(vars_of_host: Mapping, host: str, users_var: str | None, tls_var: str, username: str,
+                client: str = "Prometheus (prometheus_scrape_username)") -> dict:
     """Scheme and credentials for a host's web config: https if it serves TLS, and
-    Prometheus's user with the password from that host's basic-auth users."""
-    users = vars_of_host.get(users_var) or {}
+    the client's user with the password from that host's basic-auth users."""
+    users = (vars_of_host.get(users_var) if users_var else None) or {}
     if users and username not in users:
         raise AnsibleFilterError(
-            f"host {host} demands basic auth, but {users_var} has no user {username!r} "
-            f"for Prometheus (prometheus_scrape_username)"
+            f"host {host} demands basic auth, but {users_var} has no user {username!r} for {client}"
         )
     access = {"scheme": "https" if vars_of_host.get(tls_var) else "http"}
     if users:
@@ -189,7 +190,7 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
         for host in _group_hosts(groups, spec["group"]):
             vars_of_host = hostvars.get(host, {})
             listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
-            web = _web_access(vars_of_host, host, spec["users_var"], spec["tls_var"], username) if "users_var" in spec else {}
+            web = _web_access(vars_of_host, host, spec.get("users_var"), spec["tls_var"], username) if "tls_var" in spec else {}
             targets.append(_scrape_target(vars_of_host, host, listen, environment, ca_file, web))
         configs.extend(_jobs(name, targets))
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.dataaggregator.infrastructure.plugins.filter import alert_routes, bcrypt_users, grafana_dashboard, listen_endpoint
+from ansible_collections.dataaggregator.infrastructure.plugins.filter import (
+    alert_routes,
+    bcrypt_users,
+    grafana_dashboard,
+    grafana_datasources,
+    listen_endpoint,
+)
 
 
 def test_bcrypt_users_filter_is_registered():
@@ -31,3 +37,9 @@ def test_grafana_dashboard_filter_takes_one_spec_or_a_list():
     spec = {"uid": "one", "title": "One", "rows": [{"title": "R", "panels": [{"title": "Up", "queries": ["up"]}]}]}
     assert build(spec)["uid"] == "one"
     assert [d["uid"] for d in build([spec, dict(spec, uid="two")])] == ["one", "two"]
+
+
+def test_grafana_datasources_filter_is_registered():
+    build = grafana_datasources.FilterModule().filters()["grafana_datasources"]
+    document = build({"mon1": {}}, {"all": ["mon1"], "prometheus": ["mon1"]}, {})
+    assert [d["uid"] for d in document["datasources"]] == ["da-prometheus"]
