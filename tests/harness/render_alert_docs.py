@@ -7,12 +7,12 @@ Each alert's runbook_url points at its section here:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import yaml
+from generated_docs import check_requested, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "roles" / "prometheus" / "files" / "rules"
@@ -60,18 +60,7 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail when docs/alerts.md is stale")
-    args = parser.parse_args()
-    wanted = render()
-    if TARGET.exists() and TARGET.read_text() == wanted:
-        return 0
-    if args.check:
-        print("docs/alerts.md is stale (run: make docs)")
-        return 1
-    TARGET.write_text(wanted)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    return sync({TARGET: render()}, check_requested(__doc__))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ The argument specs are the one source of the role documentation:
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
 import yaml
+from generated_docs import check_requested, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "roles"
@@ -81,26 +81,11 @@ def render(role: str, specs: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail when a generated doc is missing or stale")
-    args = parser.parse_args()
-    DOCS.mkdir(parents=True, exist_ok=True)
-    stale = []
-    for specs_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
-        role = specs_file.parent.parent.name
-        wanted = render(role, yaml.safe_load(specs_file.read_text()) or {})
-        target = DOCS / f"{role}.md"
-        if target.exists() and target.read_text() == wanted:
-            continue
-        if args.check:
-            stale.append(str(target.relative_to(ROOT)))
-        else:
-            target.write_text(wanted)
-            print(f"wrote {target.relative_to(ROOT)}")
-    if stale:
-        print("stale role docs (run: make docs): " + ", ".join(stale))
-        return 1
-    return 0
+    pages = {
+        DOCS / f"{specs_file.parent.parent.name}.md": render(specs_file.parent.parent.name, yaml.safe_load(specs_file.read_text()) or {})
+        for specs_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml"))
+    }
+    return sync(pages, check_requested(__doc__))
 
 
 if __name__ == "__main__":
