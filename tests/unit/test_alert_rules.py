@@ -6,24 +6,20 @@ promtool comes from Debian's prometheus package (`make tools` extracts it into
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from promql import base_name, documented_metrics, is_exporter_metric, metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "roles" / "prometheus" / "files" / "rules"
 TESTS_DIR = ROOT / "tests" / "prometheus_rules"
-METRICS_DOC = ROOT / "docs" / "metrics.md"
 RUNBOOK_BASE = "https://github.com/dataaggregator/ansible-collection-infrastructure/blob/main/docs/alerts.md#"
 
 SEVERITIES = {"critical", "warning"}
 TEAMS = {"database", "security", "data-engineering", "infrastructure"}
-# Metrics whose names belong to an exporter or to Prometheus itself.
-EXPORTER_PREFIXES = ("node_", "pg_", "redis_", "probe_", "prometheus_", "container_", "up")
-PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "offset", "bool", "group_left", "group_right"}
 
 RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
 TEST_FILES = sorted(TESTS_DIR.glob("*_test.yml"))
@@ -105,24 +101,6 @@ def test_every_alert_fires_in_a_test_and_stays_silent_in_another():
     assert not never_silent, f"alerts with no test that shows them silent: {never_silent}"
 
 
-def metric_names(expr: str) -> set[str]:
-    """Metric names in a PromQL expression (label matchers, groupings and strings removed)."""
-    expr = re.sub(r'"[^"]*"', "", expr)
-    expr = re.sub(r"\{[^}]*\}", "", expr)
-    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
-    names = set()
-    for match in re.finditer(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", expr):
-        name = match.group(1)
-        if name in PROMQL_WORDS or re.fullmatch(r"\d+[smhdwy]?", name):
-            continue
-        names.add(name)
-    return names
-
-
-def documented_metrics() -> set[str]:
-    return set(re.findall(r"^\| `([a-z_:]+)` \|", METRICS_DOC.read_text(), flags=re.MULTILINE))
-
-
 def test_metric_names_parser_sees_through_promql():
     expr = 'sum by (job, instance) (rate(http_requests_total{status=~"5.."}[5m])) / on(job) group_left foo_total > 3 * 24'
     assert metric_names(expr) == {"http_requests_total", "foo_total"}
@@ -133,7 +111,6 @@ def test_rules_use_only_documented_application_metrics():
     assert len(documented) >= 60
     for rule in ALERTS:
         for name in metric_names(rule["expr"]):
-            base = re.sub(r"_(bucket|sum|count)$", "", name)
-            assert name in documented or base in documented or name.startswith(EXPORTER_PREFIXES), (
+            assert name in documented or base_name(name) in documented or is_exporter_metric(name), (
                 f"{rule['alert']} uses {name}, which docs/metrics.md does not list"
             )
