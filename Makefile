@@ -56,11 +56,13 @@ lint: venv
 	python $(HARNESS)/check_argument_specs.py
 	python $(HARNESS)/render_role_docs.py --check
 	python $(HARNESS)/render_alert_docs.py --check
+	python $(HARNESS)/render_dashboard_docs.py --check
 	antsibull-changelog lint
 
 docs: venv
 	python $(HARNESS)/render_role_docs.py
 	python $(HARNESS)/render_alert_docs.py
+	python $(HARNESS)/render_dashboard_docs.py
 
 sanity: venv
 	$(HARNESS)/sanity.sh
