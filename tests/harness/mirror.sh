@@ -68,26 +68,99 @@ repack() {
   log "mirror: $name $version (from $package)"
 }
 
-# A bare executable (the upstream release of some projects is just the binary):
-# the real one from DA_REAL_ARTIFACTS, or the offline stand-in.
+# A program no reachable source carries: the real artifact from
+# DA_REAL_ARTIFACTS, or else the offline stand-in, as a bare executable (the
+# upstream release of some projects is just the binary) or packed as bin/<name>
+# in a release-shaped tarball with conf/defaults.ini. Both checksum forms are
+# published: sha256sums.txt and <artifact>.sha256.
 standin() {
-  local name=$1 version=$2 artifact=$3 script=$4 dir
-  artifact=${artifact//\{version\}/$version}
-  dir="$MIRROR_DIR/$name/v$version"
+  local name=$1 version=$2 path=$3 script=$4 dir artifact work top program
+  # "grafana-deb" names the Debian package of grafana in the lists.
+  program=${name%-deb}
+  path=${path//\{version\}/$version}
+  artifact=$(basename "$path")
+  dir="$MIRROR_DIR/$(dirname "$path")"
   mkdir -p "$dir"
   if [ -n "$REAL_DIR" ] && [ -f "$REAL_DIR/$artifact" ]; then
-    install -m 0755 "$REAL_DIR/$artifact" "$dir/$artifact"
+    install -m 0644 "$REAL_DIR/$artifact" "$dir/$artifact"
     printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/real-artifacts.txt"
     log "mirror: $name $version (real artifact from $REAL_DIR)"
   else
+    work=$(mktemp -d)
     # The script carries no shebang in the repository (it is not a module of
     # the collection); the test hosts run it with their python3.
-    { echo '#!/usr/bin/python3'; cat "$HARNESS_DIR/$script"; } > "$dir/$artifact"
-    chmod 0755 "$dir/$artifact"
+    { echo '#!/usr/bin/python3'; cat "$HARNESS_DIR/$script"; } > "$work/$program"
+    if [[ "$artifact" == *.deb ]]; then
+      standin_deb "$program" "$version" "$work" "$dir/$artifact"
+    elif [[ "$artifact" == *.tar.gz ]]; then
+      top="$program-$version"
+      mkdir -p "$work/$top/bin" "$work/$top/conf"
+      install -m 0755 "$work/$program" "$work/$top/bin/$program"
+      printf '; OFFLINE STAND-IN for %s %s: defaults of the stand-in only\n[server]\nhttp_port = 3000\n' \
+        "$program" "$version" > "$work/$top/conf/defaults.ini"
+      tar -C "$work" --owner=0 --group=0 -czf "$dir/$artifact" "$top"
+    else
+      install -m 0755 "$work/$program" "$dir/$artifact"
+    fi
+    rm -rf "$work"
     printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/standins.txt"
     log "mirror: $name $version (OFFLINE STAND-IN $script; put $artifact in DA_REAL_ARTIFACTS for the real one)"
   fi
-  (cd "$dir" && sha256sum -- "$artifact" > sha256sums.txt)
+  (cd "$dir" && sha256sum -- "$artifact" >> sha256sums.txt && sha256sum -- "$artifact" | cut -d' ' -f1 > "$artifact.sha256")
+}
+
+# The stand-in as a Debian package laid out like the vendor's: the program
+# under /usr/share/<name>, and the vendor's own unit (which the roles mask).
+standin_deb() {
+  local name=$1 version=$2 work=$3 deb=$4 root
+  root="$work/deb"
+  mkdir -p "$root/DEBIAN" "$root/usr/share/$name/bin" "$root/usr/share/$name/conf" "$root/lib/systemd/system"
+  install -m 0755 "$work/$name" "$root/usr/share/$name/bin/$name"
+  printf '; OFFLINE STAND-IN for %s %s: defaults of the stand-in only\n[server]\nhttp_port = 3000\n' \
+    "$name" "$version" > "$root/usr/share/$name/conf/defaults.ini"
+  printf '[Unit]\nDescription=%s (vendor unit of the stand-in package)\n[Service]\nExecStart=/usr/share/%s/bin/%s server --homepath=/usr/share/%s\n[Install]\nWantedBy=multi-user.target\n' \
+    "$name" "$name" "$name" "$name" > "$root/lib/systemd/system/$name-server.service"
+  cat > "$root/DEBIAN/control" <<CONTROL
+Package: $name
+Version: $version
+Architecture: amd64
+Maintainer: Data Aggregator test harness <noreply@localhost>
+Depends: python3
+Section: misc
+Priority: optional
+Description: OFFLINE STAND-IN for $name $version, not $name
+ Built by tests/harness/mirror.sh from $name.py; it answers only the readiness path.
+CONTROL
+  dpkg-deb --root-owner-group --build "$root" "$deb" >/dev/null
+}
+
+# An apt repository (suite "stable", component "main") over the packages in
+# <mirror>/apt/pool, signed with a throwaway key: apt/gpg.key. apt/other.key
+# is a second key that did not sign it, for the test that a wrong key is refused.
+apt_repository() {
+  local repo="$MIRROR_DIR/apt" gnupg index
+  [ -d "$repo/pool" ] || return 0
+  ensure_apt_packages gnupg apt-utils
+  gnupg=$(mktemp -d)
+  index="$repo/dists/stable/main/binary-amd64"
+  mkdir -p "$index"
+  (cd "$repo" && apt-ftparchive packages pool > "$index/Packages")
+  gzip -9nk "$index/Packages"
+  apt-ftparchive -o APT::FTPArchive::Release::Suite=stable -o APT::FTPArchive::Release::Codename=stable \
+    -o APT::FTPArchive::Release::Components=main -o APT::FTPArchive::Release::Architectures=amd64 \
+    release "$repo/dists/stable" > "$gnupg/Release"
+  mv "$gnupg/Release" "$repo/dists/stable/Release"
+  GNUPGHOME=$gnupg gpg --batch --quiet --passphrase '' --quick-gen-key "da-test-repository" ed25519 sign never
+  GNUPGHOME=$gnupg gpg --batch --quiet --passphrase '' --quick-gen-key "da-test-other" ed25519 sign never
+  GNUPGHOME=$gnupg gpg --batch --quiet --local-user da-test-repository --clearsign \
+    -o "$repo/dists/stable/InRelease" "$repo/dists/stable/Release"
+  GNUPGHOME=$gnupg gpg --batch --quiet --local-user da-test-repository --detach-sign --armor \
+    -o "$repo/dists/stable/Release.gpg" "$repo/dists/stable/Release"
+  GNUPGHOME=$gnupg gpg --batch --quiet --armor --export da-test-repository > "$repo/gpg.key"
+  GNUPGHOME=$gnupg gpg --batch --quiet --armor --export da-test-other > "$repo/other.key"
+  gpgconf --homedir "$gnupg" --kill all 2>/dev/null || true
+  rm -rf "$gnupg"
+  log "mirror: apt repository $repo (signed by a throwaway key)"
 }
 
 build() {
@@ -103,11 +176,12 @@ build() {
     repack "$name" "$package" "$binary" "${options[@]}"
   done < "$HARNESS_DIR/mirror-artifacts.txt"
   touch "$MIRROR_DIR/real-artifacts.txt" "$MIRROR_DIR/standins.txt"
-  local version artifact script
-  while read -r name version artifact script; do
+  local version path script
+  while read -r name version path script; do
     case "$name" in ''|'#'*) continue ;; esac
-    standin "$name" "$version" "$artifact" "$script"
+    standin "$name" "$version" "$path" "$script"
   done < "$HARNESS_DIR/mirror-standins.txt"
+  apt_repository
   echo "$RECIPE" > "$STAMP"
   # A fresh id per build: a container still serving an older (or deleted)
   # directory at the same path is noticed and replaced.
