@@ -44,9 +44,9 @@ def test_node_exporter_runs_on_every_host(host):
 
 
 def checked_targets(mon):
-    """Every active target, but cAdvisor's while the mirror serves its offline stand-in."""
-    skip_cadvisor = served_as_standin("cadvisor")
-    return [t for t in api(mon, "targets")["activeTargets"] if not (skip_cadvisor and t["labels"]["job"] == "cadvisor")]
+    """Every active target, but those of programs the mirror serves as offline stand-ins."""
+    standins = {job for job in ("cadvisor", "grafana") if served_as_standin(job)}
+    return [t for t in api(mon, "targets")["activeTargets"] if t["labels"]["job"] not in standins]
 
 
 def test_every_target_is_up(mon):
@@ -109,6 +109,22 @@ def test_cadvisor_is_scraped_where_the_docker_group_runs_it(mon):
         pytest.skip("cAdvisor's metrics need the real cadvisor (DA_REAL_ARTIFACTS); the wiring was checked")
     assert wait_until(lambda: query(mon, 'up{job="cadvisor"} == 1'), timeout=60)
     assert wait_until(lambda: query(mon, 'machine_cpu_cores{job="cadvisor"}'), timeout=30)
+
+
+def test_grafana_is_scraped_over_https_where_the_grafana_group_runs_it(mon):
+    def grafana_targets():
+        return [t for t in api(mon, "targets")["activeTargets"] if t["labels"]["job"] == "grafana"]
+
+    (target,) = grafana_targets()
+    # Grafana serves TLS here, so Prometheus scrapes it with the scenario's CA.
+    assert target["scrapeUrl"] == f"https://{MON}:3001/metrics"
+    if served_as_standin("grafana"):
+        # The stand-in answered over TLS (so the CA and the port are right) but
+        # serves no metrics: proof of the wiring only.
+        assert wait_until(lambda: "404" in grafana_targets()[0]["lastError"], timeout=30), grafana_targets()
+        pytest.skip("Grafana's metrics need the real grafana (DA_REAL_ARTIFACTS); the wiring was checked")
+    assert wait_until(lambda: query(mon, 'up{job="grafana"} == 1'), timeout=60)
+    assert wait_until(lambda: query(mon, "grafana_build_info"), timeout=30)
 
 
 def test_exporters_with_basic_auth_refuse_anonymous_scrapes():
