@@ -57,12 +57,14 @@ lint: venv
 	python $(HARNESS)/render_role_docs.py --check
 	python $(HARNESS)/render_alert_docs.py --check
 	python $(HARNESS)/render_dashboard_docs.py --check
+	python $(HARNESS)/render_backend_metrics.py --check
 	antsibull-changelog lint
 
 docs: venv
 	python $(HARNESS)/render_role_docs.py
 	python $(HARNESS)/render_alert_docs.py
 	python $(HARNESS)/render_dashboard_docs.py
+	python $(HARNESS)/render_backend_metrics.py
 
 sanity: venv
 	$(HARNESS)/sanity.sh

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,10 @@ plugins.register_default_plugins()
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "grafana"
 RULES_DIR = ROOT / "roles" / "prometheus" / "files" / "rules"
+# The backend's /metrics as the monitoring scenario serves it (generated from docs/metrics.md).
+BACKEND_FIXTURE = ROOT / "molecule" / "monitoring" / "files" / "backend-metrics.prom"
+# The labels Prometheus adds to what it scrapes from the backend.
+TARGET_LABELS = {"job": "backend", "instance": "app:8001", "environment": "molecule"}
 # The seed's ten dashboards (../shared/seed/infrastructure-README.md).
 SEED_TITLES = {
     "System Overview", "Application", "Database", "Pipeline", "Connector", "Authentication",
@@ -143,3 +148,48 @@ def test_the_dashboard_provider_uses_documented_keys_and_folders_from_directorie
     assert provider["type"] == "file" and provider["options"]["foldersFromFilesStructure"] is True
     # A file taken away takes its dashboard with it; the UI cannot drift from the files.
     assert provider["disableDeletion"] is False and provider["allowUiUpdates"] is False
+
+
+def backend_series():
+    """The fixture's samples as promtool input series, with the labels a scrape adds."""
+    for line in BACKEND_FIXTURE.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        selector, value = line.rsplit(" ", 1)
+        name, brace, label_text = selector.partition("{")
+        assert brace or not label_text
+        labels = dict(re.findall(r'([a-z_]+)="([^"]*)"', label_text))
+        # A scrape keeps its own job, instance and environment; the page's are renamed.
+        labels = {("exported_" + key if key in TARGET_LABELS else key): item for key, item in labels.items()}
+        labels.update(TARGET_LABELS)
+        rendered = ",".join(f'{key}="{item}"' for key, item in labels.items())
+        yield {"series": f"{name}{{{rendered}}}", "values": f"{value}+0x40"}
+
+
+def test_every_application_query_finds_data_in_the_backends_metrics(promtool, tmp_path):
+    """Each query on application metrics returns series from a page with every
+    documented metric: the dashboards select on labels and values the contract has."""
+    documented = documented_metrics()
+    checked = [
+        (index, expr) for index, expr in enumerate(EXPRESSIONS)
+        if all(name in documented or base_name(name) in documented for name in metric_names(expr))
+    ]
+    assert len(checked) >= 70
+    rules = {"groups": [{"name": "dashboards", "rules": [
+        {"alert": f"NoData{index}", "expr": f"absent({substitute_variables(expr)})"} for index, expr in checked
+    ]}]}
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": list(backend_series()),
+        "alert_rule_test": [{"eval_time": "30m", "alertname": f"NoData{index}", "exp_alerts": []} for index, _expr in checked],
+    }]}
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    empty = sorted({int(number) for number in re.findall(r"alertname: NoData(\d+)", result.stdout + result.stderr)})
+    assert result.returncode == 0, [f"{QUERIES[i][0]} / {QUERIES[i][1]}: {QUERIES[i][2]}" for i in empty] or result.stdout + result.stderr
+
+
+def test_the_backend_fixture_is_the_contract():
+    names = {series["series"].split("{")[0] for series in backend_series()}
+    assert {base_name(name) for name in names} == documented_metrics()

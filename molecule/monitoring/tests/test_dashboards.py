@@ -1,10 +1,9 @@
 """Every query of the shipped dashboards, run against the scenario's Prometheus.
 
-Each expression must run without error. Those built only on exporter metrics
-(node, postgres, redis, blackbox, Prometheus, Alertmanager) must also return
-data here, where those exporters run against real services; application and
-backup metrics have no producer in this scenario, and cAdvisor's only come
-from the real program.
+Each expression must run without error and return data: the exporters run
+against real services, and the application host serves a /metrics page with
+every metric of the contract (generated from docs/metrics.md). Only cAdvisor's
+queries wait for the real program, and the alert queries for alerts to fire.
 """
 
 from __future__ import annotations
@@ -66,7 +65,6 @@ def must_return_data(expr: str) -> bool:
     names = metric_names(expr)
     return (
         bool(names)
-        and all(is_exporter_metric(name) for name in names)
         and not any(name.startswith(("container_", "machine_")) for name in names)
         and not names & {"ALERTS", "ALERTS_FOR_STATE"}
     )
@@ -98,9 +96,10 @@ def results():
     return answers
 
 
-def test_the_dashboards_have_many_queries_and_many_on_exporter_metrics():
+def test_the_dashboards_have_many_queries_and_nearly_all_must_return_data():
     assert len(QUERIES) >= 100
-    assert sum(must_return_data(substitute_variables(expr)) for expr in EXPRESSIONS) >= 20
+    assert sum(must_return_data(substitute_variables(expr)) for expr in EXPRESSIONS) >= 100
+    assert sum(all(is_exporter_metric(name) for name in metric_names(expr)) for expr in EXPRESSIONS) >= 20
 
 
 @pytest.mark.parametrize("index", range(len(QUERIES)), ids=[f"{i}:{q[0]}" for i, q in enumerate(QUERIES)])
@@ -109,7 +108,7 @@ def test_query_runs_and_exporter_queries_return_data(results, index):
     answer = results[index]
     assert answer["status"] == "success", f"{where}: {expr}: {answer['error']}"
     if must_return_data(substitute_variables(expr)):
-        assert answer["series"] > 0, f"{where}: {expr} returned no data from the scenario's exporters"
+        assert answer["series"] > 0, f"{where}: {expr} returned no data"
 
 
 def test_cadvisor_queries_return_data_from_the_real_cadvisor(results):
