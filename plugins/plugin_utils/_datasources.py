@@ -37,26 +37,11 @@ DATASOURCES = {
         "tls_var": "prometheus_web_tls_cert",
         "json_data": {"httpMethod": "POST", "prometheusType": "Prometheus"},
     },
-    "alertmanager": {
-        "name": "Alertmanager",
-        "uid": "da-alertmanager",
-        "group": "alertmanager",
-        "listen_var": SERVICES["alertmanager"]["listen_var"],
-        "port": SERVICES["alertmanager"]["port"],
-        "users_var": SERVICES["alertmanager"]["users_var"],
-        "tls_var": SERVICES["alertmanager"]["tls_var"],
-        "json_data": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
-    },
-    "loki": {
-        "name": "Loki",
-        "uid": "da-loki",
-        "group": "loki",
-        "listen_var": SERVICES["loki"]["listen_var"],
-        "port": SERVICES["loki"]["port"],
-        "users_var": "loki_web_basic_auth_users",
-        "tls_var": "loki_web_tls_cert",
-        "json_data": {"maxLines": 1000},
-    },
+    # The collection's other services: where they listen and how they are
+    # reached, as Prometheus scrapes them.
+    "alertmanager": {**SERVICES["alertmanager"], "name": "Alertmanager", "uid": "da-alertmanager",
+                     "json_data": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}},
+    "loki": {**SERVICES["loki"], "name": "Loki", "uid": "da-loki", "json_data": {"maxLines": 1000}},
 }
 DATASOURCE_KEYS = {
     "name", "type", "uid", "access", "orgId", "url", "user", "database", "basicAuth", "basicAuthUser",
@@ -89,7 +74,7 @@ def _endpoint(kind: str, hostvars: Mapping, groups: Mapping, options: Mapping):
     vars_of_host = hostvars.get(host, {})
     listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
     username = options.get("username") or "grafana"
-    web = _web_access(vars_of_host, host, spec["users_var"], spec["tls_var"], username,
+    web = _web_access(vars_of_host, host, spec.get("users_var"), spec.get("tls_var", ""), username,
                       client="Grafana (grafana_datasource_username)")
     return {"url": f"{web['scheme']}://{_target(vars_of_host, host, listen)}",
             "username": web.get("username", ""), "password": web.get("password", ""), "vars": vars_of_host}

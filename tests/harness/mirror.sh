@@ -90,14 +90,15 @@ standin() {
     # The script carries no shebang in the repository (it is not a module of
     # the collection); the test hosts run it with their python3.
     { echo '#!/usr/bin/python3'; cat "$HARNESS_DIR/$script"; } > "$work/$program"
+    printf '; OFFLINE STAND-IN for %s %s: defaults of the stand-in only\n[server]\nhttp_port = 3000\n' \
+      "$program" "$version" > "$work/defaults.ini"
     if [[ "$artifact" == *.deb ]]; then
       standin_deb "$program" "$version" "$work" "$dir/$artifact"
     elif [[ "$artifact" == *.tar.gz ]]; then
       top="$program-$version"
       mkdir -p "$work/$top/bin" "$work/$top/conf"
       install -m 0755 "$work/$program" "$work/$top/bin/$program"
-      printf '; OFFLINE STAND-IN for %s %s: defaults of the stand-in only\n[server]\nhttp_port = 3000\n' \
-        "$program" "$version" > "$work/$top/conf/defaults.ini"
+      install -m 0644 "$work/defaults.ini" "$work/$top/conf/defaults.ini"
       tar -C "$work" --owner=0 --group=0 -czf "$dir/$artifact" "$top"
     else
       install -m 0755 "$work/$program" "$dir/$artifact"
@@ -116,8 +117,7 @@ standin_deb() {
   root="$work/deb"
   mkdir -p "$root/DEBIAN" "$root/usr/share/$name/bin" "$root/usr/share/$name/conf" "$root/lib/systemd/system"
   install -m 0755 "$work/$name" "$root/usr/share/$name/bin/$name"
-  printf '; OFFLINE STAND-IN for %s %s: defaults of the stand-in only\n[server]\nhttp_port = 3000\n' \
-    "$name" "$version" > "$root/usr/share/$name/conf/defaults.ini"
+  install -m 0644 "$work/defaults.ini" "$root/usr/share/$name/conf/defaults.ini"
   printf '[Unit]\nDescription=%s (vendor unit of the stand-in package)\n[Service]\nExecStart=/usr/share/%s/bin/%s server --homepath=/usr/share/%s\n[Install]\nWantedBy=multi-user.target\n' \
     "$name" "$name" "$name" "$name" > "$root/lib/systemd/system/$name-server.service"
   cat > "$root/DEBIAN/control" <<CONTROL

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_DOC = ROOT / "docs" / "metrics.md"
+GRAFANA_ROLE = ROOT / "roles" / "grafana"
 # Metrics whose names belong to an exporter or to Prometheus itself.
 EXPORTER_PREFIXES = ("node_", "pg_", "redis_", "probe_", "prometheus_", "alertmanager_", "container_", "machine_")
 # Series Prometheus makes itself: scrape health and alert states.
@@ -51,3 +54,17 @@ def substitute_variables(expr: str) -> str:
     for variable, value in DASHBOARD_VARIABLES.items():
         expr = expr.replace(variable, value)
     return expr
+
+
+def shipped_dashboards() -> list:
+    """(entry of grafana_dashboards, spec) of every dashboard the grafana role ships, in its order."""
+    entries = yaml.safe_load((GRAFANA_ROLE / "defaults" / "main.yml").read_text())["grafana_dashboards"]
+    return [(entry, yaml.safe_load((GRAFANA_ROLE / "files" / entry["src"]).read_text())) for entry in entries]
+
+
+def spec_queries(spec) -> list:
+    """(panel title, expression) of every query of a dashboard spec."""
+    return [
+        (panel["title"], query["expr"] if isinstance(query, dict) else query)
+        for row in spec["rows"] for panel in row["panels"] for query in panel.get("queries") or []
+    ]

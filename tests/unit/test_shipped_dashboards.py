@@ -18,7 +18,15 @@ import pytest
 import yaml
 from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
-from promql import base_name, documented_metrics, is_exporter_metric, metric_names, substitute_variables
+from promql import (
+    base_name,
+    documented_metrics,
+    is_exporter_metric,
+    metric_names,
+    shipped_dashboards,
+    spec_queries,
+    substitute_variables,
+)
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._dashboards import grafana_dashboards
 
@@ -43,27 +51,21 @@ DOCUMENTED_PROVIDER = {"name", "orgId", "folder", "folderUid", "type", "disableD
 DOCUMENTED_PROVIDER_OPTIONS = {"path", "foldersFromFilesStructure"}
 
 
-def role_defaults():
-    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-
-
 def role_vars():
     return yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
 
 
-ENTRIES = role_defaults()["grafana_dashboards"]
-SPECS = [yaml.safe_load((ROLE / "files" / entry["src"]).read_text()) for entry in ENTRIES]
+SHIPPED = shipped_dashboards()
+ENTRIES = [entry for entry, _spec in SHIPPED]
+SPECS = [spec for _entry, spec in SHIPPED]
 BUILT = grafana_dashboards(SPECS)
 
 
 def queries():
     """(dashboard uid, panel title, expression) of every query of every shipped dashboard."""
     for spec in SPECS:
-        for row in spec["rows"]:
-            for panel in row["panels"]:
-                for query in panel.get("queries") or []:
-                    expr = query["expr"] if isinstance(query, dict) else query
-                    yield spec["uid"], panel["title"], expr
+        for panel, expr in spec_queries(spec):
+            yield spec["uid"], panel, expr
 
 
 QUERIES = list(queries())

@@ -14,15 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import inventory_host, served_as_standin, wait_until
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 sys.path.insert(0, str(PROJECT / "tests" / "unit"))
-from promql import is_exporter_metric, metric_names, substitute_variables  # noqa: E402
+from promql import is_exporter_metric, metric_names, shipped_dashboards, spec_queries, substitute_variables  # noqa: E402
 
 MON = "mon-debian13-archive"
-ROLE = PROJECT / "roles" / "grafana"
 # Runs every query in one go inside the monitoring host, through the same
 # TLS and basic auth Grafana's datasource uses.
 QUERY_ALL = r"""
@@ -47,14 +45,9 @@ print(json.dumps(results))
 
 
 def shipped_queries():
-    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    for entry in defaults["grafana_dashboards"]:
-        spec = yaml.safe_load((ROLE / "files" / entry["src"]).read_text())
-        for row in spec["rows"]:
-            for panel in row["panels"]:
-                for query in panel.get("queries") or []:
-                    expr = query["expr"] if isinstance(query, dict) else query
-                    yield f"{spec['title']} / {panel['title']}", expr
+    for _entry, spec in shipped_dashboards():
+        for panel, expr in spec_queries(spec):
+            yield f"{spec['title']} / {panel}", expr
 
 
 QUERIES = list(shipped_queries())
