@@ -32,6 +32,7 @@ class MailSink:
         parts = {part.get_content_type(): part.get_content() for part in message.walk() if not part.is_multipart()}
         record({
             "channel": "email",
+            "sender": session.peer[0],
             "to": envelope.rcpt_tos,
             "subject": str(message["Subject"]),
             "text": parts.get("text/plain", ""),
@@ -44,7 +45,7 @@ class HttpSink(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         channel = self.path.strip("/").split("/")[0]
-        record({"channel": channel, "path": self.path, "body": json.loads(body or b"null")})
+        record({"channel": channel, "sender": self.client_address[0], "path": self.path, "body": json.loads(body or b"null")})
         if channel == "pagerduty":
             self._answer(202, {"status": "success", "message": "Event processed", "dedup_key": "x"})
         else:
@@ -62,6 +63,13 @@ class HttpSink(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # Three members flush many groups at once. The default backlog of 5 drops
+    # SYNs; the retransmits can delay a delivery past the cluster's peer
+    # timeout, and the next member then sends a duplicate.
+    request_queue_size = 128
+
+
 if __name__ == "__main__":
     Controller(MailSink(), hostname="0.0.0.0", port=1025).start()
-    ThreadingHTTPServer(("0.0.0.0", 8080), HttpSink).serve_forever()
+    Server(("0.0.0.0", 8080), HttpSink).serve_forever()

@@ -150,7 +150,9 @@ def test_every_combination_is_delivered_once_through_exactly_its_channels(receiv
     for (team, severity), name in names.items():
         got = delivered(receivers, name)
         assert set(got) == expected_channels(team, severity), (team, severity, sorted(got))
-        assert all(len(entries) == 1 for entries in got.values()), (team, severity, {c: len(e) for c, e in got.items()})
+        assert all(len(entries) == 1 for entries in got.values()), (team, severity, {
+            channel: [(entry["sender"], entry["received_at"]) for entry in entries] for channel, entries in got.items()
+        })
         mail = got["email"][0]
         assert mail["to"] == [EMAIL[team]]
         assert got["slack"][0]["body"]["channel"] == f"#alerts-{team}"
