@@ -58,6 +58,7 @@ lint: venv
 	python $(HARNESS)/render_alert_docs.py --check
 	python $(HARNESS)/render_dashboard_docs.py --check
 	python $(HARNESS)/render_backend_metrics.py --check
+	python $(HARNESS)/render_log_source_docs.py --check
 	antsibull-changelog lint
 
 docs: venv
@@ -65,6 +66,7 @@ docs: venv
 	python $(HARNESS)/render_alert_docs.py
 	python $(HARNESS)/render_dashboard_docs.py
 	python $(HARNESS)/render_backend_metrics.py
+	python $(HARNESS)/render_log_source_docs.py
 
 sanity: venv
 	$(HARNESS)/sanity.sh

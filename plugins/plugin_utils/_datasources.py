@@ -23,6 +23,7 @@ from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._scr
     _group_hosts,
     _target,
     _web_access,
+    service_listen,
 )
 
 # The datasources this collection provisions, with the uids dashboards use.
@@ -72,7 +73,7 @@ def _endpoint(kind: str, hostvars: Mapping, groups: Mapping, options: Mapping):
         return None
     host = hosts[0]
     vars_of_host = hostvars.get(host, {})
-    listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
+    listen = service_listen(vars_of_host, spec)
     username = options.get("username") or "grafana"
     web = _web_access(vars_of_host, host, spec.get("users_var"), spec.get("tls_var", ""), username,
                       client="Grafana (grafana_datasource_username)")

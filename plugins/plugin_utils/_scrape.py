@@ -50,9 +50,15 @@ SERVICES = {
     },
     # Grafana's /metrics needs no login; it is https when Grafana serves TLS.
     "grafana": {"group": "grafana", "listen_var": "grafana_listen_address", "port": 3001, "tls_var": "grafana_web_tls_cert"},
-    "loki": {"group": "loki", "listen_var": "loki_listen_address", "port": 3100},
+    # Loki has no authentication: it listens on loopback unless told otherwise.
+    "loki": {"group": "loki", "listen_var": "loki_listen_address", "port": 3100, "default_listen": "127.0.0.1:3100"},
     "promtail": {"group": "promtail", "listen_var": "promtail_listen_address", "port": 9080},
 }
+
+
+def service_listen(vars_of_host: Mapping, spec: Mapping) -> str:
+    """The listen address of a service on a host: its variable, or the role's default."""
+    return vars_of_host.get(spec["listen_var"]) or spec.get("default_listen") or f"0.0.0.0:{spec['port']}"
 
 
 def _host_address(hostvars: Mapping, host: str) -> str:
@@ -189,7 +195,7 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
         targets = []
         for host in _group_hosts(groups, spec["group"]):
             vars_of_host = hostvars.get(host, {})
-            listen = vars_of_host.get(spec["listen_var"]) or f"0.0.0.0:{spec['port']}"
+            listen = service_listen(vars_of_host, spec)
             web = _web_access(vars_of_host, host, spec.get("users_var"), spec["tls_var"], username) if "tls_var" in spec else {}
             targets.append(_scrape_target(vars_of_host, host, listen, environment, ca_file, web))
         configs.extend(_jobs(name, targets))

@@ -71,8 +71,8 @@ repack() {
 # A program no reachable source carries: the real artifact from
 # DA_REAL_ARTIFACTS, or else the offline stand-in, as a bare executable (the
 # upstream release of some projects is just the binary) or packed as bin/<name>
-# in a release-shaped tarball with conf/defaults.ini. Both checksum forms are
-# published: sha256sums.txt and <artifact>.sha256.
+# in a release-shaped tarball with conf/defaults.ini, or zipped alone (Loki's
+# releases).
 standin() {
   local name=$1 version=$2 path=$3 script=$4 dir artifact work top program
   # "grafana-deb" names the Debian package of grafana in the lists.
@@ -94,6 +94,15 @@ standin() {
       "$program" "$version" > "$work/defaults.ini"
     if [[ "$artifact" == *.deb ]]; then
       standin_deb "$program" "$version" "$work" "$dir/$artifact"
+    elif [[ "$artifact" == *.zip ]]; then
+      # Loki's layout: one executable named after the zip, with its mode kept.
+      install -m 0755 "$work/$program" "$work/${artifact%.zip}"
+      python3 - "$dir/$artifact" "$work/${artifact%.zip}" <<'ZIP'
+import os, sys, zipfile
+archive, executable = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as packed:
+    packed.write(executable, os.path.basename(executable))
+ZIP
     elif [[ "$artifact" == *.tar.gz ]]; then
       top="$program-$version"
       mkdir -p "$work/$top/bin" "$work/$top/conf"
@@ -107,7 +116,8 @@ standin() {
     printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/standins.txt"
     log "mirror: $name $version (OFFLINE STAND-IN $script; put $artifact in DA_REAL_ARTIFACTS for the real one)"
   fi
-  (cd "$dir" && sha256sum -- "$artifact" >> sha256sums.txt && sha256sum -- "$artifact" | cut -d' ' -f1 > "$artifact.sha256")
+  # Every checksum form upstreams publish: sha256sums.txt, SHA256SUMS (Loki) and <artifact>.sha256.
+  (cd "$dir" && sha256sum -- "$artifact" | tee -a sha256sums.txt >> SHA256SUMS && sha256sum -- "$artifact" | cut -d' ' -f1 > "$artifact.sha256")
 }
 
 # The stand-in as a Debian package laid out like the vendor's: the program
