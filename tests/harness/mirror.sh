@@ -88,8 +88,14 @@ standin() {
   else
     work=$(mktemp -d)
     # The script carries no shebang in the repository (it is not a module of
-    # the collection); the test hosts run it with their python3.
-    { echo '#!/usr/bin/python3'; cat "$HARNESS_DIR/$script"; } > "$work/$program"
+    # the collection); the test hosts run it with their python3. What the
+    # stand-ins share (standins/support.py) goes in front of it, in place of
+    # its import, so the executable stands alone.
+    {
+      echo '#!/usr/bin/python3'
+      if grep -q '^from support import' "$HARNESS_DIR/$script"; then cat "$HARNESS_DIR/standins/support.py"; fi
+      grep -v '^from support import' "$HARNESS_DIR/$script"
+    } > "$work/$program"
     printf '; OFFLINE STAND-IN for %s %s: defaults of the stand-in only\n[server]\nhttp_port = 3000\n' \
       "$program" "$version" > "$work/defaults.ini"
     if [[ "$artifact" == *.deb ]]; then

@@ -227,6 +227,24 @@ def test_a_promtail_config_change_reloads_without_a_restart(logs):
     assert "Stopped" not in journal and "Started" not in journal, journal
 
 
+def test_check_mode_on_the_converged_stack_changes_nothing():
+    rc, output = run_playbook("--check", "--diff")
+    assert rc == 0, output
+    recap = play_recap(output)[LOGS]
+    assert (recap["changed"], recap["failed"]) == (0, 0), output
+
+
+def test_the_s3_secret_stays_out_of_loki_yml_and_the_output():
+    secret = f"molecule-s3-secret-{RUN}"
+    s3 = {"loki_storage": "s3", "loki_s3_endpoint": "s3.internal:9000", "loki_s3_bucket": "logs",
+          "loki_s3_access_key_id": "loki", "loki_s3_secret_access_key": secret}
+    rc, output = run_playbook("--limit", LOGS, "--check", "--diff", "-v", "-e", json.dumps(s3))
+    assert rc == 0, output
+    assert secret not in output
+    # The diff of loki.yml shows only the reference to the environment file's variable.
+    assert "secret_access_key: ${LOKI_S3_SECRET_ACCESS_KEY}" in output
+
+
 # What only the real Loki and Promtail do.
 
 def loki_query(logs, query, limit=100):

@@ -10,9 +10,9 @@ unknown ones, binds --listen_ip/--port and answers the readiness path
 a check that needs cAdvisor's real behaviour cannot pass against it.
 """
 
-import http.server
-import re
 import sys
+
+from support import TextHandler, parse_go_flags, serve
 
 # The flags the exporters role may pass, as cAdvisor names them (Go's flag
 # package: one or two dashes, "-name=value" or "-name value").
@@ -26,48 +26,18 @@ VALUE_FLAGS = {
 
 def parse(argv):
     flags = {"listen_ip": "", "port": "8080", "prometheus_endpoint": "/metrics"}
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        match = re.fullmatch(r"--?([A-Za-z0-9_.]+)(?:=(.*))?", arg)
-        if not match:
-            sys.exit(f"cadvisor stand-in: unexpected argument {arg!r}")
-        name, value = match.group(1), match.group(2)
-        if name in BOOLEAN_FLAGS:
-            if value not in (None, "true", "false", "1", "0"):
-                sys.exit(f'invalid boolean value "{value}" for -{name}')
-            flags[name] = value in (None, "true", "1")
-        elif name in VALUE_FLAGS:
-            if value is None:
-                if not args:
-                    sys.exit(f"flag needs an argument: -{name}")
-                value = args.pop(0)
-            flags[name] = value
-        else:
-            print(f"flag provided but not defined: -{name}", file=sys.stderr)
-            sys.exit(2)
+    flags.update(parse_go_flags(argv, BOOLEAN_FLAGS, VALUE_FLAGS, "cadvisor"))
     if not flags["port"].isdigit():
         sys.exit(f'invalid value "{flags["port"]}" for flag -port: parse error')
     return flags
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(TextHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         if self.path == "/healthz":
-            self._answer(200, "ok")
+            self.answer(200, "ok")
         else:
-            self._answer(404, "404 page not found (offline stand-in for cAdvisor: no metrics, no API)\n")
-
-    def _answer(self, status, body):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            self.answer(404, "404 page not found (offline stand-in for cAdvisor: no metrics, no API)\n")
 
 
 def main():
@@ -76,9 +46,7 @@ def main():
         print("cAdvisor offline stand-in (not cAdvisor)")
         return
     address = (flags["listen_ip"], int(flags["port"]))
-    server = http.server.ThreadingHTTPServer(address, Handler)
-    print(f"cAdvisor OFFLINE STAND-IN listening on {flags['listen_ip'] or '*'}:{flags['port']}", flush=True)
-    server.serve_forever()
+    serve(address, Handler, f"cAdvisor OFFLINE STAND-IN listening on {flags['listen_ip'] or '*'}:{flags['port']}")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ logs: every other path answers 404, so a check that needs Loki's real
 behaviour cannot pass against it.
 """
 
-import http.server
-import re
 import sys
+
+from support import TextHandler, parse_go_flags, read_blocks, serve
 
 BOOLEAN_FLAGS = {"verify-config", "config.expand-env", "version", "print-config-stderr", "log-config-reverse-order"}
 VALUE_FLAGS = {"config.file", "target", "log.level"}
@@ -41,59 +41,15 @@ USAGE = """Usage of loki (OFFLINE STAND-IN, not Loki):
 """
 
 
-def parse(argv):
-    flags = {}
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg in ("-h", "-help", "--help"):
-            print(USAGE)
-            sys.exit(0)
-        match = re.fullmatch(r"--?([A-Za-z0-9_.-]+)(?:=(.*))?", arg)
-        if not match:
-            sys.exit(f"loki stand-in: unexpected argument {arg!r}")
-        name, value = match.group(1), match.group(2)
-        if name in BOOLEAN_FLAGS:
-            flags[name] = value in (None, "true", "1")
-        elif name in VALUE_FLAGS:
-            if value is None:
-                if not args:
-                    sys.exit(f"flag needs an argument: -{name}")
-                value = args.pop(0)
-            flags[name] = value
-        else:
-            print(f"flag provided but not defined: -{name}", file=sys.stderr)
-            sys.exit(2)
-    return flags
-
-
-def read_config(path):
-    """Top-level keys and the server block's scalars of a block-style YAML file."""
-    top, server, block = [], {}, None
-    with open(path, encoding="utf-8") as config:
-        for line in config:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            match = re.match(r"^([A-Za-z0-9_]+):(.*)$", line.rstrip("\n"))
-            if match:
-                block = match.group(1)
-                top.append(block)
-                continue
-            nested = re.match(r"^  ([A-Za-z0-9_]+): *(.*)$", line.rstrip("\n"))
-            if block == "server" and nested:
-                server[nested.group(1)] = nested.group(2).strip().strip("'\"")
-    return top, server
-
-
 def main():
-    flags = parse(sys.argv[1:])
+    flags = parse_go_flags(sys.argv[1:], BOOLEAN_FLAGS, VALUE_FLAGS, "loki", USAGE)
     if flags.get("version"):
         print("loki, version OFFLINE STAND-IN (not Loki)")
         return
     if "config.file" not in flags:
         sys.exit("loki stand-in: -config.file is required")
     try:
-        top, server = read_config(flags["config.file"])
+        top, server = read_blocks(flags["config.file"])
     except OSError as exc:
         sys.exit(f"failed parsing config: {exc}")
     unknown = [key for key in top if key not in KNOWN_BLOCKS]
@@ -105,30 +61,17 @@ def main():
         print("config is valid (checked by the OFFLINE STAND-IN: top-level blocks only)", file=sys.stderr)
         return
     address = (server.get("http_listen_address", ""), int(server.get("http_listen_port", "3100")))
-    httpd = http.server.ThreadingHTTPServer(address, Handler)
-    print(f"Loki OFFLINE STAND-IN listening on {address[0] or '*'}:{address[1]}", flush=True)
-    httpd.serve_forever()
+    serve(address, Handler, f"Loki OFFLINE STAND-IN listening on {address[0] or '*'}:{address[1]}")
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(TextHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         if self.path == "/ready":
-            self._answer(200, "ready\n")
+            self.answer(200, "ready\n")
         else:
-            self._answer(404, "404 page not found (offline stand-in for Loki: no push, no query API)\n")
+            self.answer(404, "404 page not found (offline stand-in for Loki: no push, no query API)\n")
 
     do_POST = do_GET  # noqa: N815 (http.server's naming)
-
-    def _answer(self, status, body):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
 
 
 if __name__ == "__main__":
