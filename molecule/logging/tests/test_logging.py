@@ -211,6 +211,13 @@ def test_promtail_elsewhere_is_refused_a_loopback_loki(neighbour):
     assert not neighbour.file("/etc/promtail").exists
 
 
+def test_grafana_elsewhere_is_refused_a_loopback_loki(neighbour):
+    rc, output = run_playbook(playbook="neighbour_grafana.yml")
+    assert rc != 0
+    assert "would read Loki at http://127.0.0.1:3100, a loopback address of another host" in " ".join(output.split())
+    assert not neighbour.file("/etc/grafana").exists
+
+
 def test_a_promtail_config_change_reloads_without_a_restart(logs):
     pid = main_pid(logs, "promtail")
     since = logs.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()

@@ -47,9 +47,15 @@ def test_three_datasources_with_fixed_uids_and_prometheus_as_default():
     assert set(found) == {"da-prometheus", "da-alertmanager", "da-loki"}
     assert found["da-prometheus"]["url"] == "http://mon1:9090"
     assert found["da-alertmanager"]["url"] == "http://am1:9093"
-    assert found["da-loki"]["url"] == "http://logs1:3100"
+    # Loki has no authentication, so the loki role keeps it on loopback unless told otherwise.
+    assert found["da-loki"]["url"] == "http://127.0.0.1:3100"
     assert [d["uid"] for d in document["datasources"] if d["isDefault"]] == ["da-prometheus"]
     assert all(d["editable"] is False and d["access"] == "proxy" and not d["basicAuth"] for d in found.values())
+
+
+def test_loki_on_a_private_address_is_read_there():
+    hostvars, groups = inventory(logs1={"loki_listen_address": "10.2.0.4:3100"})
+    assert by_uid(datasources(hostvars, groups))["da-loki"]["url"] == "http://10.2.0.4:3100"
 
 
 def test_keys_are_those_grafana_documents():

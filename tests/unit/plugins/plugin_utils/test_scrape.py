@@ -188,3 +188,13 @@ def test_an_alertmanager_without_the_prometheus_user_is_an_error():
     hostvars["am1"]["alertmanager_web_basic_auth_users"] = {"admin": "x"}
     with pytest.raises(AnsibleFilterError, match="host am1 demands basic auth, but alertmanager_web_basic_auth_users has no user 'prometheus'"):
         _scrape.alertmanager_configs(hostvars, groups)
+
+
+def test_loki_is_scraped_where_it_listens_and_promtail_everywhere_it_runs():
+    hostvars, groups = inventory()
+    groups = {**groups, "loki": ["mon1", "app1"], "promtail": ["app1", "db1"]}
+    hostvars = {**hostvars, "app1": {**hostvars["app1"], "loki_listen_address": "10.3.0.2:3100"}}
+    configs = _scrape.scrape_configs(hostvars, groups, {"environment": "staging"})
+    # Loki's default is loopback (it has no authentication); a private address is scraped there.
+    assert targets(configs, "loki") == ["10.3.0.2:3100", "127.0.0.1:3100"]
+    assert targets(configs, "promtail") == ["app1:9080", "db1:9080"]
