@@ -23,7 +23,7 @@ from conftest import ROOT
 LOKI_REFERENCE = {
     "server": {"http_listen_address", "http_listen_port", "grpc_listen_address", "grpc_listen_port", "log_level"},
     "common": {"instance_addr", "path_prefix", "replication_factor", "ring", "storage"},
-    "storage_config": {"tsdb_shipper", "filesystem", "aws"},
+    "storage_config": {"tsdb_shipper"},
     "compactor": {"working_directory", "compaction_interval", "retention_enabled", "retention_delete_delay",
                   "delete_request_store"},
     "limits_config": {"retention_period", "ingestion_rate_mb", "ingestion_burst_size_mb", "per_stream_rate_limit",
@@ -33,7 +33,7 @@ LOKI_REFERENCE = {
 }
 LOKI_TOP_LEVEL = set(LOKI_REFERENCE) | {"auth_enabled", "schema_config"}
 SCHEMA_PERIOD = {"from", "store", "object_store", "schema", "index"}
-AWS = {"endpoint", "bucketnames", "region", "access_key_id", "secret_access_key", "s3forcepathstyle", "insecure"}
+S3 = {"endpoint", "bucketnames", "region", "access_key_id", "secret_access_key", "s3forcepathstyle", "insecure"}
 PROMTAIL_TOP_LEVEL = {"server", "positions", "clients", "scrape_configs"}
 PROMTAIL_SERVER = {"http_listen_address", "http_listen_port", "grpc_listen_port", "log_level", "enable_runtime_reload"}
 
@@ -80,8 +80,8 @@ def test_loki_runs_single_binary_on_tsdb_v13_and_the_filesystem(loki_default):
     (period,) = loki_default["schema_config"]["configs"]
     assert (period["store"], period["schema"], period["object_store"]) == ("tsdb", "v13", "filesystem")
     assert period["index"] == {"prefix": "index_", "period": "24h"}
-    assert loki_default["storage_config"]["filesystem"] == {"directory": "/var/lib/loki/chunks"}
-    assert "aws" not in loki_default["storage_config"]
+    assert loki_default["common"]["storage"] == {
+        "filesystem": {"chunks_directory": "/var/lib/loki/chunks", "rules_directory": "/var/lib/loki/rules"}}
 
 
 def test_loki_listens_on_loopback_by_default(loki_default):
@@ -115,8 +115,9 @@ def test_s3_storage_keeps_the_secret_out_of_the_file(tmp_path):
     extra = {"loki_storage": "s3", "loki_s3_endpoint": "minio.internal:9000", "loki_s3_bucket": "logs",
              "loki_s3_access_key_id": "loki", "loki_s3_secret_access_key": "s3cr3t-from-vault"}
     config = render("loki", "__loki_config", tmp_path, extra)
-    assert set(config["storage_config"]["aws"]) == AWS
-    assert config["storage_config"]["aws"]["secret_access_key"] == "${LOKI_S3_SECRET_ACCESS_KEY}"
+    assert set(config["common"]["storage"]) == {"s3"}
+    assert set(config["common"]["storage"]["s3"]) == S3
+    assert config["common"]["storage"]["s3"]["secret_access_key"] == "${LOKI_S3_SECRET_ACCESS_KEY}"
     assert "s3cr3t-from-vault" not in json.dumps(config)
     assert config["schema_config"]["configs"][0]["object_store"] == "s3"
     assert config["compactor"]["delete_request_store"] == "s3"
