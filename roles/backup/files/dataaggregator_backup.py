@@ -1,0 +1,844 @@
+# Copyright: Contributors to the dataaggregator.infrastructure collection
+# Apache License 2.0 (see LICENSE)
+"""PostgreSQL backups that are proven to restore.
+
+Installed by the backup role as /usr/local/sbin/dataaggregator-backup and run
+by its systemd timers (or cron). Commands:
+
+  backup          dump every configured database, verify, upload, prune
+  restore-test    restore each database's newest good backup into a scratch
+                  database and compare it with the counts taken at dump time
+  verify          re-check the checksums and sizes of every local backup
+  list            the backups of a database, newest first, as JSON
+  restore         restore a backup (or a legacy .sql.gz dump) into a database
+
+Each backup is a directory <backup_dir>/<database>/<UTC stamp>/ that holds the
+globals (roles), the database in an archive format, and manifest.json. The
+manifest is written last, after every file is fsynced and read back in full;
+only a directory with a manifest is a backup. A set whose files no longer
+match their manifest (or that a check marked FAILED) is never counted as
+good: not restored by default, not kept in place of a good one, not used to
+decide what to prune.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+MANIFEST = "manifest.json"
+FAILED_MARKER = "FAILED"
+PARTIAL_PREFIX = ".partial-"
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+EXIT_LOCKED = 75
+METRIC_PREFIX = "dataaggregator_backup_"
+
+
+class BackupError(Exception):
+    """A failed step: what failed, for the log, the notification and the metrics."""
+
+    def __init__(self, step: str, message: str, database: str = ""):
+        super().__init__(message)
+        self.step = step
+        self.database = database
+
+
+# -- small helpers ---------------------------------------------------------
+
+def now() -> float:
+    return time.time()
+
+
+def stamp_of(moment: float) -> str:
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime(STAMP_FORMAT)
+
+
+def time_of(stamp: str) -> float:
+    return datetime.datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def fsync_path(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_below(root: str) -> list:
+    """Every regular file below root, as paths relative to it, sorted."""
+    found = []
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            found.append(os.path.relpath(os.path.join(directory, name), root))
+    return sorted(found)
+
+
+def write_atomically(path: str, text: str, mode: int = 0o640) -> None:
+    """Write to a temporary name in the same directory, fsync, rename, fsync the directory."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
+    fsync_path(os.path.dirname(path) or ".")
+
+
+def run(step: str, argv: list, database: str = "", env: dict | None = None, stdout=None, stdin=None,
+        input_text: str | None = None) -> str:
+    """Run a PostgreSQL client program; a failure raises BackupError naming the step."""
+    completed = subprocess.run(argv, stdout=stdout if stdout is not None else subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=stdin, env=env, check=False,
+                               input=input_text.encode() if input_text is not None else None)
+    if completed.returncode != 0:
+        reason = completed.stderr.decode(errors="replace").strip().splitlines()
+        raise BackupError(step, f"{os.path.basename(argv[0])} exited {completed.returncode}: "
+                                f"{reason[-1] if reason else 'no message'}", database)
+    return completed.stdout.decode(errors="replace") if stdout is None else ""
+
+
+def run_pipe(step: str, first: list, second: list, database: str = "", env: dict | None = None,
+             stdout=None) -> None:
+    """Run first | second; a failure of either raises BackupError naming the step and the program."""
+    with subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as producer, \
+            subprocess.Popen(second, stdin=producer.stdout, stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env) as consumer:
+        producer.stdout.close()
+        consumer_error = consumer.communicate()[1]
+        producer_error = producer.stderr.read()
+        producer.wait()
+    for program, process, error in ((first[0], producer, producer_error), (second[0], consumer, consumer_error)):
+        if process.returncode != 0:
+            reason = error.decode(errors="replace").strip().splitlines()
+            raise BackupError(step, f"{os.path.basename(program)} exited {process.returncode}: "
+                                    f"{reason[-1] if reason else 'no message'}", database)
+
+
+ZSTD = re.compile(r"^zstd(?::([0-9]+))?$")
+
+
+def zstd_level(database: dict) -> int | None:
+    """The zstd level of a custom-format dump that is compressed as a stream, or None."""
+    match = ZSTD.match(str(database.get("compress", "")))
+    if database.get("format", "custom") != "custom" or not match:
+        return None
+    return int(match.group(1) or 3)
+
+
+# -- configuration ---------------------------------------------------------
+
+class Config:
+    """The role-written JSON config, and the secrets beside it (a file only the backup user reads)."""
+
+    def __init__(self, data: dict, secrets: dict | None = None):
+        self.data = data
+        self.secrets = secrets or {}
+        self.backup_dir = data["backup_dir"]
+        defaults = data.get("defaults", {})
+        self.databases = [self.with_defaults(database, defaults) for database in data["databases"]]
+        self.host_label = data.get("host_label") or socket.gethostname()
+        self.bin_dir = data.get("pg_bin_dir", "")
+        self.connection = data.get("connection", {})
+        self.retention_days = float(data.get("retention_days", 30))
+        self.keep_min = int(data.get("keep_min", 3))
+        self.lock_file = data.get("lock_file", "/run/lock/dataaggregator-backup.lock")
+        self.state_file = data.get("state_file", "/var/lib/dataaggregator-backup/state.json")
+        self.metrics_file = data.get("metrics_file", "")
+        self.notify = data.get("notify", {})
+        self.s3 = data.get("s3", {})
+        self.encryption = data.get("encryption", {})
+        # Dumps hold every row and the roles' password hashes.
+        self.file_mode = int(str(data.get("file_mode", "0600")), 8)
+
+    @staticmethod
+    def with_defaults(database: dict, defaults: dict) -> dict:
+        """A database's settings, with the defaults for what it leaves out (compression by format)."""
+        complete = {key: value for key, value in database.items() if value is not None}
+        complete.setdefault("format", defaults.get("format", "custom"))
+        complete.setdefault("jobs", int(defaults.get("jobs", 2)))
+        complete.setdefault("compress", (defaults.get("compress") or {}).get(
+            complete["format"], "zstd:3" if complete["format"] == "custom" else "1"))
+        return complete
+
+    @classmethod
+    def load(cls, path: str) -> "Config":
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        secrets = {}
+        if data.get("secrets_file") and os.path.exists(data["secrets_file"]):
+            with open(data["secrets_file"], encoding="utf-8") as handle:
+                secrets = json.load(handle)
+        return cls(data, secrets)
+
+    def secret(self, name: str) -> str:
+        """A secret from the secrets file, else from the environment."""
+        return str(self.secrets.get(name) or os.environ.get(name, ""))
+
+    def program(self, name: str) -> str:
+        return os.path.join(self.bin_dir, name) if self.bin_dir else name
+
+    def pg_env(self) -> dict:
+        env = dict(os.environ)
+        for key, variable in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER")):
+            if self.connection.get(key):
+                env[variable] = str(self.connection[key])
+        # Without a password the client uses peer authentication as the backup user.
+        if self.secret("PGPASSWORD"):
+            env["PGPASSWORD"] = self.secret("PGPASSWORD")
+        return env
+
+    def database(self, name: str) -> dict:
+        for database in self.databases:
+            if database["name"] == name:
+                return database
+        raise BackupError("config", f"database {name} is not configured for backups", name)
+
+
+# -- backup sets -------------------------------------------------------------
+
+def database_dir(config: Config, name: str) -> str:
+    return os.path.join(config.backup_dir, name)
+
+
+def read_manifest(path: str) -> dict | None:
+    try:
+        with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def set_problems(path: str, manifest: dict | None, full: bool = False) -> list:
+    """Why a set is not a good backup; empty when it is. full re-hashes every file."""
+    if manifest is None:
+        return ["no manifest (incomplete)"]
+    if os.path.exists(os.path.join(path, FAILED_MARKER)):
+        with open(os.path.join(path, FAILED_MARKER), encoding="utf-8") as handle:
+            return [f"marked failed: {handle.read().strip()}"]
+    if not manifest.get("verified"):
+        return ["never verified"]
+    problems = []
+    for name, expected in manifest.get("files", {}).items():
+        file_path = os.path.join(path, name)
+        try:
+            size = os.path.getsize(file_path)
+        except OSError:
+            problems.append(f"{name} is missing")
+            continue
+        if size != expected["size"]:
+            problems.append(f"{name} has {size} bytes, the manifest says {expected['size']}")
+        elif full and sha256_of(file_path) != expected["sha256"]:
+            problems.append(f"{name} does not match its sha256")
+    return problems
+
+
+def checked_in_full(found: dict) -> dict:
+    """Re-hash a set that looked good; one that no longer matches is marked FAILED for good."""
+    problems = set_problems(found["path"], found["manifest"], full=True)
+    if problems:
+        write_atomically(os.path.join(found["path"], FAILED_MARKER), "; ".join(problems) + "\n")
+        raise BackupError("checksum", f"backup {found['stamp']} no longer matches its manifest: {'; '.join(problems)}",
+                          (found["manifest"] or {}).get("database", ""))
+    return found
+
+
+def backup_sets(config: Config, name: str, full: bool = False) -> list:
+    """Every set of a database, newest first: {stamp, path, manifest, problems, good}."""
+    root = database_dir(config, name)
+    sets = []
+    if not os.path.isdir(root):
+        return sets
+    for entry in os.listdir(root):
+        path = os.path.join(root, entry)
+        if not os.path.isdir(path):
+            continue
+        stamp = entry[len(PARTIAL_PREFIX):] if entry.startswith(PARTIAL_PREFIX) else entry
+        try:
+            moment = time_of(stamp)
+        except ValueError:
+            continue
+        manifest = None if entry.startswith(PARTIAL_PREFIX) else read_manifest(path)
+        problems = set_problems(path, manifest, full)
+        sets.append({"stamp": stamp, "time": moment, "path": path, "manifest": manifest,
+                     "problems": problems, "good": not problems})
+    return sorted(sets, key=lambda found: found["time"], reverse=True)
+
+
+def prune_plan(sets: list, retention_days: float, keep_min: int, moment: float) -> list:
+    """The sets to delete: older than the window, except the newest keep_min good ones.
+
+    Sets that are not good (incomplete, failed, truncated) never count towards
+    keep_min and never stand in for a good one; they go once they are older
+    than the window like any other.
+    """
+    cutoff = moment - retention_days * 86400
+    kept_good = [found["path"] for found in sets if found["good"]][:keep_min]
+    return [found for found in sets if found["time"] < cutoff and found["path"] not in kept_good]
+
+
+# -- dumping ----------------------------------------------------------------
+
+class SnapshotSession:
+    """A psql session holding a repeatable-read transaction whose snapshot pg_dump shares.
+
+    Row counts (and table checksums) taken here see exactly the data the dump holds.
+    """
+
+    MARK = "--da-backup-end--"
+
+    def __init__(self, config: Config, database: str):
+        self.database = database
+        self.process = subprocess.Popen(
+            [config.program("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=config.pg_env(), text=True)
+
+    def query(self, sql: str) -> list:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(f"{sql}\n\\echo {self.MARK}\n")
+        self.process.stdin.flush()
+        lines = []
+        for line in self.process.stdout:
+            if line.rstrip("\n") == self.MARK:
+                return lines
+            lines.append(line.rstrip("\n"))
+        error = self.process.stderr.read() if self.process.stderr else ""
+        raise BackupError("snapshot", f"psql ended: {error.strip()}", self.database)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.query("COMMIT;")
+                self.process.stdin.close()
+            except (BackupError, OSError):
+                pass
+            self.process.wait(timeout=60)
+
+
+TABLES_SQL = (
+    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg_toast%' AND NOT c.relispartition ORDER BY 1;"
+)
+
+
+def table_facts(query, checksum_tables: list) -> dict:
+    """{table: {"rows": n[, "md5": ...]}} through a query function (one session, one snapshot)."""
+    facts = {}
+    for table in query(TABLES_SQL):
+        if not table:
+            continue
+        facts[table] = {"rows": int(query(f"SELECT count(*) FROM {table};")[0])}
+    for table in checksum_tables:
+        quoted = next((name for name in facts if name == table or name.split(".", 1)[1] == table), None)
+        if quoted is None:
+            raise BackupError("count", f"table {table} to checksum does not exist")
+        row = query(f"SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {quoted} t;")
+        facts[quoted]["md5"] = row[0]
+    return facts
+
+
+def dump_database(config: Config, database: dict, target: str) -> dict:
+    """Dump globals and one database into target; returns the manifest's database entry."""
+    name = database["name"]
+    env = config.pg_env()
+    globals_path = os.path.join(target, "globals.sql")
+    with open(globals_path, "wb") as handle:
+        run("dump globals", [config.program("pg_dumpall"), "--globals-only"], name, env, stdout=handle)
+    session = SnapshotSession(config, name)
+    try:
+        session.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;")
+        snapshot = session.query("SELECT pg_export_snapshot();")[0]
+        tables = table_facts(session.query, database.get("checksum_tables", []))
+        fmt = database.get("format", "custom")
+        level = zstd_level(database)
+        argv = [config.program("pg_dump"), f"--snapshot={snapshot}", "--format=" + ("c" if fmt == "custom" else "d"),
+                "--dbname", name]
+        if level is not None:
+            # A custom archive compressed as one stream by multithreaded zstd:
+            # faster and smaller than pg_dump's own gzip, and readable by any
+            # pg_restore through a pipe.
+            dump_path = os.path.join(target, f"{name}.dump.zst")
+            with open(dump_path, "wb") as handle:
+                run_pipe("dump", argv + ["--compress=0"], ["zstd", "-q", f"-{level}", "-T0", "-c"], name, env, stdout=handle)
+        else:
+            dump_path = os.path.join(target, f"{name}.dump" if fmt == "custom" else f"{name}.dir")
+            argv += [f"--compress={database.get('compress', '1')}", "--file", dump_path]
+            if fmt == "directory":
+                argv.insert(1, f"--jobs={int(database.get('jobs', 2))}")
+            run("dump", argv, name, env)
+    finally:
+        session.close()
+    return {"format": fmt, "compress": str(database.get("compress", "")), "path": os.path.relpath(dump_path, target),
+            "tables": tables}
+
+
+def read_in_full(config: Config, target: str, entry: dict, name: str) -> None:
+    """Read every byte of the dump back through pg_restore: a listing alone misses truncation."""
+    path = os.path.join(target, entry["path"])
+    if path.endswith(".zst"):
+        run_pipe("verify", ["zstd", "-q", "-d", "-c", path], [config.program("pg_restore"), "--file", os.devnull], name)
+    else:
+        run("verify", [config.program("pg_restore"), "--file", os.devnull, path], name)
+
+
+def seal(target: str, manifest: dict, mode: int) -> dict:
+    """Fsync every file, record checksums, then write the manifest last."""
+    files = {}
+    for relative in files_below(target):
+        path = os.path.join(target, relative)
+        os.chmod(path, mode)
+        fsync_path(path)
+        files[relative] = {"sha256": sha256_of(path), "size": os.path.getsize(path)}
+    for directory, _dirs, _names in os.walk(target):
+        fsync_path(directory)
+    manifest["files"] = files
+    manifest["size"] = sum(entry["size"] for entry in files.values())
+    write_atomically(os.path.join(target, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True) + "\n", mode)
+    return manifest
+
+
+def backup_database(config: Config, database: dict, started: float) -> dict:
+    """One verified backup set of one database; returns its manifest."""
+    name = database["name"]
+    root = database_dir(config, name)
+    os.makedirs(root, mode=0o750, exist_ok=True)
+    stamp = stamp_of(started)
+    partial = os.path.join(root, PARTIAL_PREFIX + stamp)
+    final = os.path.join(root, stamp)
+    if os.path.exists(final):
+        raise BackupError("dump", f"{final} already exists", name)
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial, mode=0o750)
+    try:
+        entry = dump_database(config, database, partial)
+        read_in_full(config, partial, entry, name)
+        manifest = seal(partial, {
+            "version": 1, "database": name, "host": config.host_label, "stamp": stamp,
+            "started": started, "finished": now(), "database_entry": entry, "verified": True,
+        }, config.file_mode)
+        os.rename(partial, final)
+        fsync_path(root)
+    except OSError as exc:
+        # A full disk or a permission problem: a failed step like any other.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise BackupError("write", str(exc), name) from exc
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return manifest
+
+
+# -- upload -------------------------------------------------------------------
+
+def s3_errors() -> tuple:
+    """What boto3 raises when the store refuses or cannot be reached."""
+    import botocore.exceptions
+
+    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError)
+
+
+def s3_client(config: Config):
+    # Imported here: only hosts that upload need boto3 (python3-boto3).
+    import boto3
+
+    return boto3.client("s3", endpoint_url=config.s3.get("endpoint_url") or None,
+                        region_name=config.s3.get("region") or None,
+                        aws_access_key_id=config.secret("AWS_ACCESS_KEY_ID") or None,
+                        aws_secret_access_key=config.secret("AWS_SECRET_ACCESS_KEY") or None)
+
+
+def encrypt(config: Config, path: str, scratch: str) -> str:
+    """The file encrypted for the age recipients, in the scratch directory; the file itself without recipients."""
+    recipients = config.encryption.get("age_recipients") or []
+    if not recipients:
+        return path
+    encrypted = os.path.join(scratch, os.path.basename(path) + ".age")
+    argv = ["age", "--encrypt", "--output", encrypted]
+    for recipient in recipients:
+        argv.extend(["--recipient", recipient])
+    run("encrypt", argv + [path])
+    return encrypted
+
+
+def upload_set(config: Config, found: dict) -> float:
+    """Upload a set: data first, the manifest last, each object checked for size and sha256 after."""
+    client = s3_client(config)
+    bucket = config.s3["bucket"]
+    prefix = "/".join(part for part in (config.s3.get("prefix", "").strip("/"), os.path.relpath(found["path"], config.backup_dir)) if part)
+    # Encrypted copies go beside the sets (same filesystem, not a RAM-backed /tmp), one at a time.
+    scratch = os.path.join(os.path.dirname(found["path"]), f".upload-{os.getpid()}")
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    try:
+        for name in list(found["manifest"]["files"]) + [MANIFEST]:
+            local = os.path.join(found["path"], name)
+            sent = encrypt(config, local, scratch) if name != MANIFEST else local
+            key = f"{prefix}/{name}" + (".age" if sent != local else "")
+            digest = sha256_of(sent)
+            with open(sent, "rb") as handle:
+                client.put_object(Bucket=bucket, Key=key, Body=handle, Metadata={"sha256": digest})
+            head = client.head_object(Bucket=bucket, Key=key)
+            if head["ContentLength"] != os.path.getsize(sent) or head.get("Metadata", {}).get("sha256") != digest:
+                raise BackupError("upload", f"s3://{bucket}/{key} does not match what was sent", found["manifest"]["database"])
+            if sent != local:
+                os.unlink(sent)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return now()
+
+
+def prune_remote(config: Config, name: str, moment: float) -> None:
+    """Remote retention: the same rule, over the sets whose manifest reached the bucket."""
+    client = s3_client(config)
+    bucket = config.s3["bucket"]
+    prefix = "/".join(part for part in (config.s3.get("prefix", "").strip("/"), name) if part) + "/"
+    stamps = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            stamp, _sep, rest = item["Key"][len(prefix):].partition("/")
+            stamps.setdefault(stamp, []).append((item["Key"], rest == MANIFEST))
+    sets = []
+    for stamp, keys in stamps.items():
+        try:
+            sets.append({"stamp": stamp, "time": time_of(stamp), "path": stamp, "good": any(m for _k, m in keys)})
+        except ValueError:
+            continue
+    sets.sort(key=lambda found: found["time"], reverse=True)
+    for found in prune_plan(sets, config.retention_days, config.keep_min, moment):
+        for key, _manifest in stamps[found["stamp"]]:
+            client.delete_object(Bucket=bucket, Key=key)
+
+
+# -- state, metrics, notifications -------------------------------------------
+
+def load_state(config: Config) -> dict:
+    try:
+        with open(config.state_file, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_state(config: Config, state: dict) -> None:
+    os.makedirs(os.path.dirname(config.state_file), exist_ok=True)
+    write_atomically(config.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n", 0o640)
+
+
+METRICS = [
+    ("last_run_timestamp_seconds", "Unix time the last backup run ended."),
+    ("last_run_success", "1 when the last run produced a verified backup, else 0."),
+    ("last_success_timestamp_seconds", "Unix time of the last verified backup."),
+    ("last_success_size_bytes", "Size of the last verified backup."),
+    ("last_success_duration_seconds", "Duration of the last successful run."),
+    ("last_upload_timestamp_seconds", "Unix time the last backup was uploaded and checked."),
+    ("restore_test_last_run_success", "1 when the last restore test matched its source, else 0."),
+    ("restore_test_last_success_timestamp_seconds", "Unix time of the last successful restore test."),
+]
+
+
+def render_metrics(state: dict) -> str:
+    lines = []
+    for metric, help_text in METRICS:
+        samples = [(database, values[metric]) for database, values in sorted(state.items()) if metric in values]
+        if not samples:
+            continue
+        lines.append(f"# HELP {METRIC_PREFIX}{metric} {help_text}")
+        lines.append(f"# TYPE {METRIC_PREFIX}{metric} gauge")
+        for database, value in samples:
+            label = database.replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{METRIC_PREFIX}{metric}{{database="{label}"}} {value}')
+    return "\n".join(lines) + "\n"
+
+
+def publish(config: Config, state: dict) -> None:
+    save_state(config, state)
+    if config.metrics_file:
+        write_atomically(config.metrics_file, render_metrics(state), 0o644)
+
+
+def notify(config: Config, text: str) -> None:
+    url = config.secret("SLACK_WEBHOOK_URL")
+    if not url:
+        return
+    request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15):
+            pass
+    except OSError as exc:
+        log(f"notification failed: {exc}")
+
+
+# -- commands -----------------------------------------------------------------
+
+class Lock:
+    """An exclusive, non-blocking lock: a second run (timer or manual) is refused, not queued."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.descriptor = -1
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self.descriptor)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise BackupError("lock", f"another backup run holds {self.path}") from None
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        fcntl.flock(self.descriptor, fcntl.LOCK_UN)
+        os.close(self.descriptor)
+
+
+def command_backup(config: Config, _args) -> int:
+    state = load_state(config)
+    failures = []
+    for database in config.databases:
+        name = database["name"]
+        started = now()
+        values = state.setdefault(name, {})
+        try:
+            manifest = backup_database(config, database, started)
+            finished = now()
+            values.update({"last_run_timestamp_seconds": finished, "last_run_success": 1,
+                           "last_success_timestamp_seconds": manifest["finished"],
+                           "last_success_size_bytes": manifest["size"],
+                           "last_success_duration_seconds": round(finished - started, 3)})
+            log(f"{name}: backup {manifest['stamp']} verified ({manifest['size']} bytes)")
+            sets = backup_sets(config, name)
+            if config.s3.get("bucket"):
+                try:
+                    values["last_upload_timestamp_seconds"] = upload_set(config, sets[0])
+                    prune_remote(config, name, finished)
+                except s3_errors() as exc:
+                    raise BackupError("upload", str(exc), name) from None
+                log(f"{name}: uploaded to s3://{config.s3['bucket']}")
+            for found in prune_plan(sets, config.retention_days, config.keep_min, finished):
+                shutil.rmtree(found["path"])
+                log(f"{name}: pruned {found['stamp']}" + ("" if found["good"] else f" ({'; '.join(found['problems'])})"))
+            if config.notify.get("on_success"):
+                notify(config, f":white_check_mark: Backup of {name} on {config.host_label} succeeded: "
+                               f"{manifest['stamp']}, {manifest['size']} bytes.")
+        except BackupError as exc:
+            values.update({"last_run_timestamp_seconds": now(), "last_run_success": 0})
+            failures.append(exc)
+            log(f"{name}: FAILED at step {exc.step}: {exc}")
+            notify(config, f":x: Backup of {name} on {config.host_label} failed at step '{exc.step}': {exc}")
+        publish(config, state)
+    return 1 if failures else 0
+
+
+def restore_into(config: Config, found: dict, target: str, jobs: int = 2) -> None:
+    entry = found["manifest"]["database_entry"]
+    env = config.pg_env()
+    run("create", [config.program("createdb"), "--template=template0", target], target, env)
+    path = os.path.join(found["path"], entry["path"])
+    if path.endswith(".zst"):
+        # From a stream pg_restore works through the archive in order, in one job.
+        run_pipe("restore", ["zstd", "-q", "-d", "-c", path],
+                 [config.program("pg_restore"), "--exit-on-error", "--dbname", target], target, env)
+    else:
+        run("restore", [config.program("pg_restore"), "--exit-on-error", f"--jobs={jobs}", "--dbname", target, path],
+            target, env)
+
+
+def database_exists(config: Config, name: str) -> bool:
+    # Through stdin: psql interpolates :'name' (quoted) there, not in -c.
+    rows = run("check", [config.program("psql"), "-X", "-A", "-t", "-d", "postgres", "-v", f"name={name}"], name,
+               config.pg_env(), input_text="SELECT 1 FROM pg_database WHERE datname = :'name';\n")
+    return rows.strip() == "1"
+
+
+def facts_of(config: Config, name: str, checksum_tables: list) -> dict:
+    session = SnapshotSession(config, name)
+    try:
+        session.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;")
+        return table_facts(session.query, checksum_tables)
+    finally:
+        session.close()
+
+
+def drop_database(config: Config, name: str) -> None:
+    run("drop", [config.program("dropdb"), "--if-exists", "--force", name], name, config.pg_env())
+
+
+def command_restore_test(config: Config, _args) -> int:
+    state = load_state(config)
+    failed = False
+    for database in config.databases:
+        name = database["name"]
+        values = state.setdefault(name, {})
+        scratch = f"{database.get('scratch_prefix', 'da_restore_test_')}{name}"[:63]
+        try:
+            good = [found for found in backup_sets(config, name) if found["good"]]
+            if not good:
+                raise BackupError("restore test", "no good backup to test", name)
+            newest = checked_in_full(good[0])
+            drop_database(config, scratch)
+            try:
+                restore_into(config, newest, scratch, int(database.get("jobs", 2)))
+                expected = newest["manifest"]["database_entry"]["tables"]
+                got = facts_of(config, scratch, [t for t, f in expected.items() if "md5" in f])
+            finally:
+                drop_database(config, scratch)
+            differences = {table: (expected.get(table), got.get(table)) for table in set(expected) | set(got)
+                           if expected.get(table) != got.get(table)}
+            if differences:
+                raise BackupError("restore test", f"{len(differences)} tables differ: {sorted(differences)[:5]}", name)
+            newest["manifest"]["restore_tested_at"] = now()
+            write_atomically(os.path.join(newest["path"], MANIFEST),
+                             json.dumps(newest["manifest"], indent=2, sort_keys=True) + "\n", config.file_mode)
+            values.update({"restore_test_last_run_success": 1,
+                           "restore_test_last_success_timestamp_seconds": newest["manifest"]["restore_tested_at"]})
+            log(f"{name}: backup {newest['stamp']} restored and matched ({len(expected)} tables)")
+        except BackupError as exc:
+            failed = True
+            values["restore_test_last_run_success"] = 0
+            log(f"{name}: RESTORE TEST FAILED at step {exc.step}: {exc}")
+            notify(config, f":x: Restore test of {name} on {config.host_label} failed at step '{exc.step}': {exc}")
+        publish(config, state)
+    return 1 if failed else 0
+
+
+def command_verify(config: Config, _args) -> int:
+    """Re-hash every local set; mark the ones that no longer match so nothing counts them as good."""
+    bad = 0
+    for database in config.databases:
+        for found in backup_sets(config, database["name"], full=True):
+            if found["manifest"] is None or found["good"]:
+                continue
+            if not os.path.exists(os.path.join(found["path"], FAILED_MARKER)):
+                write_atomically(os.path.join(found["path"], FAILED_MARKER), "; ".join(found["problems"]) + "\n")
+            bad += 1
+            log(f"{database['name']}: {found['stamp']} FAILED verification: {'; '.join(found['problems'])}")
+    log(f"{bad} backups failed verification" if bad else "every backup matches its manifest")
+    return 1 if bad else 0
+
+
+def command_list(config: Config, args) -> int:
+    sets = backup_sets(config, args.database, full=args.full)
+    print(json.dumps([{"stamp": found["stamp"], "path": found["path"], "good": found["good"],
+                       "problems": found["problems"],
+                       "restore_tested_at": (found["manifest"] or {}).get("restore_tested_at")} for found in sets],
+                     indent=2))
+    return 0
+
+
+def choose_backup(config: Config, database: str, stamp: str) -> dict:
+    """The backup to restore (the newest good one for "latest"), re-hashed in full."""
+    sets = backup_sets(config, database)
+    if stamp in ("", "latest"):
+        chosen = next((found for found in sets if found["good"]), None)
+        if chosen is None:
+            raise BackupError("restore", f"no good backup of {database}", database)
+    else:
+        chosen = next((found for found in sets if found["stamp"] == stamp), None)
+        if chosen is None:
+            raise BackupError("restore", f"no backup {stamp} of {database}", database)
+        if not chosen["good"]:
+            raise BackupError("checksum", f"backup {stamp} is not good: {'; '.join(chosen['problems'])}", database)
+    return checked_in_full(chosen)
+
+
+def make_room(config: Config, target: str, force: bool) -> None:
+    if database_exists(config, target):
+        if not force:
+            raise BackupError("restore", f"database {target} exists; set force to replace it", target)
+        drop_database(config, target)
+
+
+def command_restore(config: Config, args) -> int:
+    target = args.target or args.database
+    env = config.pg_env()
+    if args.legacy:
+        make_room(config, target, args.force)
+        run("create", [config.program("createdb"), "--template=template0", target], target, env)
+        with subprocess.Popen(["gzip", "-dc", args.legacy], stdout=subprocess.PIPE) as gunzip:
+            run("restore", [config.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target], target, env,
+                stdout=subprocess.DEVNULL, stdin=gunzip.stdout)
+            if gunzip.wait() != 0:
+                raise BackupError("restore", f"{args.legacy} is not a complete gzip file", target)
+        print(json.dumps({"database": target, "source": args.legacy, "tables": facts_of(config, target, [])}, indent=2))
+        return 0
+    # Checksums first: nothing is dropped for a backup that would not restore.
+    chosen = choose_backup(config, args.database, args.backup)
+    make_room(config, target, args.force)
+    if args.globals:
+        # Roles that exist already make psql report errors; the rest still applies.
+        run("restore globals", [config.program("psql"), "-X", "-q", "-d", "postgres", "-f",
+                                os.path.join(chosen["path"], "globals.sql")], target, env, stdout=subprocess.DEVNULL)
+    restore_into(config, chosen, target, args.jobs)
+    counts = facts_of(config, target, [])
+    expected = chosen["manifest"]["database_entry"]["tables"]
+    print(json.dumps({"database": target, "backup": chosen["stamp"], "tables": counts,
+                      "matches_backup": {t: f["rows"] for t, f in counts.items()} == {t: f["rows"] for t, f in expected.items()}},
+                     indent=2))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="dataaggregator-backup", description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--config", default="/etc/dataaggregator-backup/config.json")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("backup")
+    commands.add_parser("restore-test")
+    commands.add_parser("verify")
+    listing = commands.add_parser("list")
+    listing.add_argument("database")
+    listing.add_argument("--full", action="store_true", help="re-hash every file")
+    restore = commands.add_parser("restore")
+    restore.add_argument("database", help="the database whose backup to restore")
+    restore.add_argument("--backup", default="latest", help="a backup's stamp; latest good by default")
+    restore.add_argument("--target", default="", help="database to restore into; the same name by default")
+    restore.add_argument("--force", action="store_true", help="replace the target if it exists")
+    restore.add_argument("--globals", action="store_true", help="restore the roles first")
+    restore.add_argument("--jobs", type=int, default=2)
+    restore.add_argument("--legacy", default="", help="a plain .sql.gz dump of the old backup script")
+    args = parser.parse_args(argv)
+    config = Config.load(args.config)
+    handlers = {"backup": command_backup, "restore-test": command_restore_test, "verify": command_verify,
+                "list": command_list, "restore": command_restore}
+    try:
+        if args.command in ("backup", "restore-test", "restore"):
+            with Lock(config.lock_file):
+                return handlers[args.command](config, args)
+        return handlers[args.command](config, args)
+    except BackupError as exc:
+        log(f"FAILED at step {exc.step}: {exc}")
+        if exc.step == "lock":
+            return EXIT_LOCKED
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
