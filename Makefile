@@ -22,7 +22,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 SCENARIO ?= $(SCENARIOS)
 STAGE := $(HARNESS)/stage.sh
 
-.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs clean
+.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark clean
 
 test:
 	@$(STAGE) --reset
@@ -82,6 +82,10 @@ molecule: venv docker images mirror
 	  echo "--- molecule test -s $$s"; \
 	  molecule test -s $$s || exit 1; \
 	done
+
+# Not part of make test: it builds a 1 GiB database and takes minutes.
+benchmark: docker images
+	benchmarks/run-backup-benchmark.sh
 
 galaxy: venv
 	$(HARNESS)/galaxy-smoke.sh
