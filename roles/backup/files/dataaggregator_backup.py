@@ -157,7 +157,6 @@ class Config:
     """The role-written JSON config, and the secrets beside it (a file only the backup user reads)."""
 
     def __init__(self, data: dict, secrets: dict | None = None):
-        self.data = data
         self.secrets = secrets or {}
         self.backup_dir = data["backup_dir"]
         defaults = data.get("defaults", {})
@@ -212,12 +211,6 @@ class Config:
         if self.secret("PGPASSWORD"):
             env["PGPASSWORD"] = self.secret("PGPASSWORD")
         return env
-
-    def database(self, name: str) -> dict:
-        for database in self.databases:
-            if database["name"] == name:
-                return database
-        raise BackupError("config", f"database {name} is not configured for backups", name)
 
 
 # -- backup sets -------------------------------------------------------------
