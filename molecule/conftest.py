@@ -71,6 +71,14 @@ def inventory_host(name: str):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
+def start_unit(host, unit):
+    """Start a unit (a oneshot job waits until done); returns (succeeded, its journal since the start)."""
+    cursor = host.run("journalctl -n 0 --show-cursor -q | tail -1").stdout.split("cursor: ")[-1].strip()
+    result = host.run(f"systemctl start {unit}")
+    journal = host.run(f"journalctl -u {unit} --after-cursor '{cursor}' -o cat -q").stdout
+    return result.rc == 0, journal
+
+
 def scenario_dir() -> Path:
     return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 

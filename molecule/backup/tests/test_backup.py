@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from conftest import http_get, inventory_host, play_recap, run_playbook
+from conftest import http_get, inventory_host, play_recap, run_playbook, start_unit
 
 DB = "db-debian12"
 BACKUPS = "/var/backups/postgresql"
@@ -31,14 +31,6 @@ def db():
 @pytest.fixture(scope="module")
 def objects():
     return inventory_host("objects-debian13")
-
-
-def start(host, unit):
-    """Start a oneshot job and wait for it; returns (succeeded, its journal since the start)."""
-    cursor = host.run("journalctl -n 0 --show-cursor -q | tail -1").stdout.split("cursor: ")[-1].strip()
-    result = host.run(f"systemctl start {unit}")
-    journal = host.run(f"journalctl -u {unit} --after-cursor '{cursor}' -o cat -q").stdout
-    return result.rc == 0, journal
 
 
 def sets_of(host, database):
@@ -85,7 +77,7 @@ def test_timers_are_scheduled_and_persistent(db):
 
 
 def test_a_run_produces_verified_dumps_a_manifest_and_metrics(db):
-    succeeded, journal = start(db, "dataaggregator-backup.service")
+    succeeded, journal = start_unit(db, "dataaggregator-backup.service")
     assert succeeded, journal
     for database in DATABASES:
         newest = sets_of(db, database)[0]
@@ -136,7 +128,7 @@ def test_the_upload_round_trip_is_byte_identical(db, objects):
 
 
 def test_the_restore_test_matches_the_source(db):
-    succeeded, journal = start(db, "dataaggregator-backup-restore-test.service")
+    succeeded, journal = start_unit(db, "dataaggregator-backup-restore-test.service")
     assert succeeded, journal
     for database in DATABASES:
         assert f"{database}: backup" in journal and "restored and matched" in journal
@@ -189,7 +181,7 @@ def test_a_truncated_backup_fails_verification_and_is_never_counted_as_good(db):
 def test_retention_keeps_the_newest_good_backups_when_all_are_older_than_the_window(db):
     # A good backup beside the truncated one, then both aged past the 7-day
     # window: the truncated one newer (40 days) than the good one (41 days).
-    succeeded, journal = start(db, "dataaggregator-backup.service")
+    succeeded, journal = start_unit(db, "dataaggregator-backup.service")
     assert succeeded, journal
     good, truncated = sets_of(db, "analytics")[:2]
     assert good["good"] and not truncated["good"]
@@ -197,7 +189,7 @@ def test_retention_keeps_the_newest_good_backups_when_all_are_older_than_the_win
     for days, found in ((40, truncated), (41, good)):
         aged[found["stamp"]] = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - days * 86400))
         db.check_output(f"mv {found['path']} {BACKUPS}/analytics/{aged[found['stamp']]}")
-    succeeded, journal = start(db, "dataaggregator-backup.service")
+    succeeded, journal = start_unit(db, "dataaggregator-backup.service")
     assert succeeded, journal
     left = sets_of(db, "analytics")
     # keep_min is 2: the new backup and the newest good one, however old. Had the
@@ -235,7 +227,7 @@ def test_with_postgresql_stopped_the_run_fails_notifies_once_and_keeps_earlier_b
     sent_before = len(webhook_messages(objects))
     db.check_output("systemctl stop postgresql")
     try:
-        succeeded, journal = start(db, "dataaggregator-backup.service")
+        succeeded, journal = start_unit(db, "dataaggregator-backup.service")
     finally:
         db.check_output("systemctl start postgresql")
     assert not succeeded
@@ -250,7 +242,7 @@ def test_with_postgresql_stopped_the_run_fails_notifies_once_and_keeps_earlier_b
     assert db.check_output(f"find {BACKUPS} -type f -name manifest.json -exec sha256sum {{}} +") == digests
     assert not db.check_output(f"find {BACKUPS} -name '.partial-*'")
     # The next run succeeds again.
-    succeeded, journal = start(db, "dataaggregator-backup.service")
+    succeeded, journal = start_unit(db, "dataaggregator-backup.service")
     assert succeeded, journal
     assert all(metric(db, "last_run_success", database) == 1 for database in DATABASES)
 

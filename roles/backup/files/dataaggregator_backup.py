@@ -11,6 +11,12 @@ by its systemd timers (or cron). Commands:
   verify          re-check the checksums and sizes of every local backup
   list            the backups of a database, newest first, as JSON
   restore         restore a backup (or a legacy .sql.gz dump) into a database
+  counts          the row count of every table of a database
+
+With the pgbackrest method the backups are pgBackRest's: full ones, and
+differential ones in between, of the whole cluster, verified in the
+repository before anything expires; the restore test restores the newest one
+into a scratch cluster on its own port (see the pgBackRest section).
 
 Each backup is a directory <backup_dir>/<database>/<UTC stamp>/ that holds the
 globals (roles), the database in an archive format, and manifest.json. The
@@ -172,6 +178,9 @@ class Config:
         self.notify = data.get("notify", {})
         self.s3 = data.get("s3", {})
         self.encryption = data.get("encryption", {})
+        # "dump" (pg_dump archives) or "pgbackrest" (physical backups and WAL archiving).
+        self.method = data.get("method", "dump")
+        self.pgbackrest = data.get("pgbackrest", {})
         # Dumps hold every row and the roles' password hashes.
         self.file_mode = int(str(data.get("file_mode", "0600")), 8)
 
@@ -571,7 +580,11 @@ def render_metrics(state: dict) -> str:
 def publish(config: Config, state: dict) -> None:
     save_state(config, state)
     if config.metrics_file:
-        write_atomically(config.metrics_file, render_metrics(state), 0o644)
+        try:
+            write_atomically(config.metrics_file, render_metrics(state), 0o644)
+        except OSError as exc:
+            # The run's outcome stands; stale metrics make the staleness alerts fire.
+            log(f"could not publish the metrics: {exc}")
 
 
 def notify(config: Config, text: str) -> None:
@@ -585,6 +598,233 @@ def notify(config: Config, text: str) -> None:
             pass
     except OSError as exc:
         log(f"notification failed: {exc}")
+
+
+# -- pgBackRest ---------------------------------------------------------------
+#
+# The pgbackrest method backs up the whole cluster: full backups, differential
+# ones in between, and the WAL that PostgreSQL's archive_command pushes. The
+# same metrics come out, one series per configured database, since each one
+# is in every cluster backup.
+
+MARKERS_TABLE = "dataaggregator_backup_markers"
+
+
+class PgBackRest:
+    """pgbackrest for the configured stanza, with its answers as data."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.settings = config.pgbackrest
+        self.stanza = self.settings.get("stanza", "main")
+
+    def run(self, step: str, *args: str) -> str:
+        return run(step, ["pgbackrest", f"--stanza={self.stanza}", "--log-level-console=warn", *args],
+                   env=self.config.pg_env())
+
+    def backups(self) -> list:
+        """The stanza's backups, oldest first, as pgbackrest's info lists them."""
+        stanzas = json.loads(self.run("info", "--output=json", "info") or "[]")
+        if not stanzas or stanzas[0].get("status", {}).get("code") not in (0, 2):
+            status = stanzas[0].get("status", {}) if stanzas else {}
+            raise BackupError("info", f"stanza {self.stanza}: {status.get('message', 'not found')}")
+        return stanzas[0].get("backup", [])
+
+    def verify(self, label: str) -> None:
+        """Read every file the backup needs (its own and those it references) and check their checksums.
+
+        pgbackrest verify reports problems in its output and still exits 0.
+        """
+        problem = verify_problem(self.run("verify", f"--set={label}", "--output=text", "--verbose", "verify"), label)
+        if problem:
+            raise BackupError("verify", problem)
+
+    def next_type(self, backups: list, moment: float, force_full: bool = False) -> str:
+        """full when the newest full backup is older than full_every_days (or missing), else diff."""
+        fulls = [b["timestamp"]["stop"] for b in backups if b.get("type") == "full" and not b.get("error")]
+        every = float(self.settings.get("full_every_days", 7)) * 86400
+        return "diff" if fulls and moment - max(fulls) < every and not force_full else "full"
+
+
+def verify_problem(report: str, label: str) -> str:
+    """What pgbackrest verify's verbose text report says is wrong with a backup, or "" when it is valid.
+
+    Valid means the set's own files and the WAL it needs to reach consistency.
+    """
+    statuses = dict(re.findall(r"backup: (\S+), status: (\w+)", report))
+    if statuses.get(label) == "valid" and re.search(r"^status: ok$", report, re.MULTILINE):
+        return ""
+    details = " ".join(line.strip() for line in report.splitlines() if re.search(r"(missing|invalid|other): [1-9]", line))
+    return f"backup {label} is {statuses.get(label, 'not checked')}: {details or 'see pgbackrest verify'}"
+
+
+def good_backups(backups: list) -> list:
+    return [backup for backup in backups if not backup.get("error")]
+
+
+def set_marker(config: Config, label: str) -> None:
+    """A row committed before the backup starts; a restore of that backup must hold it."""
+    run("marker", [config.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-v", f"label={label}"],
+        env=config.pg_env(), input_text=(
+            f"CREATE TABLE IF NOT EXISTS {MARKERS_TABLE} (label text PRIMARY KEY, taken_at timestamptz NOT NULL DEFAULT now());\n"
+            f"DELETE FROM {MARKERS_TABLE} WHERE taken_at < now() - interval '400 days';\n"
+            f"INSERT INTO {MARKERS_TABLE} (label) VALUES (:'label');\n"))
+
+
+def pgbackrest_backup(config: Config, state: dict, force_full: bool = False) -> list:
+    """One cluster backup (full or differential), verified in the repository; the failures, as a list."""
+    tool = PgBackRest(config)
+    started = now()
+    names = [database["name"] for database in config.databases]
+    try:
+        kind = tool.next_type(tool.backups(), started, force_full)
+        marker = f"{stamp_of(started)}-{os.getpid()}"
+        set_marker(config, marker)
+        # Expiry waits until the new backup has been verified.
+        tool.run("backup", f"--type={kind}", f"--annotation=marker={marker}", "--no-expire-auto", "backup")
+        newest = good_backups(tool.backups())[-1]
+        if newest.get("annotation", {}).get("marker") != marker:
+            raise BackupError("backup", "the newest backup in the repository is not the one just made")
+        tool.verify(newest["label"])
+        tool.run("expire", "expire")
+    except BackupError as exc:
+        for name in names:
+            state.setdefault(name, {}).update({"last_run_timestamp_seconds": now(), "last_run_success": 0})
+        log(f"pgbackrest: FAILED at step {exc.step}: {exc}")
+        notify(config, f":x: Backup (pgBackRest, stanza {tool.stanza}, databases {', '.join(names)}) on "
+                       f"{config.host_label} failed at step '{exc.step}': {exc}")
+        return [exc]
+    finished = now()
+    values = {"last_run_timestamp_seconds": finished, "last_run_success": 1,
+              "last_success_timestamp_seconds": newest["timestamp"]["stop"],
+              "last_success_size_bytes": newest["info"]["repository"]["size"],
+              "last_success_duration_seconds": round(finished - started, 3)}
+    if tool.settings.get("remote"):
+        # The repository is the object store: the backup is uploaded once pgbackrest succeeded.
+        values["last_upload_timestamp_seconds"] = newest["timestamp"]["stop"]
+    for name in names:
+        state.setdefault(name, {}).update(values)
+    log(f"pgbackrest: {newest['type']} backup {newest['label']} verified "
+        f"({newest['info']['repository']['size']} bytes to restore from the repository)")
+    if config.notify.get("on_success"):
+        notify(config, f":white_check_mark: Backup (pgBackRest) on {config.host_label} succeeded: "
+                       f"{newest['type']} {newest['label']}.")
+    return []
+
+
+class ScratchCluster:
+    """A backup restored into a scratch directory and started on its own port, as the backup user."""
+
+    def __init__(self, config: Config, directory: str, port: int):
+        self.config = config
+        self.directory = directory
+        self.data = os.path.join(directory, "data")
+        self.port = port
+        self.started = False
+
+    def restore(self, tool: PgBackRest, label: str) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        os.makedirs(self.data, mode=0o700)
+        # To the backup's consistent point, promoted, with no archiving of its own.
+        tool.run("restore test", f"--pg1-path={self.data}", f"--set={label}", "--type=immediate",
+                 "--target-action=promote", "--archive-mode=off", "restore")
+        # Debian keeps the configuration outside the data directory: give the copy its own.
+        with open(os.path.join(self.data, "postgresql.conf"), "w", encoding="utf-8") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = ''\nunix_socket_directories = '{self.directory}'\n"
+                       # No hot standby: it would demand the source's connection limits, and
+                       # nothing needs to read the copy before recovery has ended.
+                       "archive_mode = off\nhot_standby = off\nshared_buffers = 64MB\n")
+        with open(os.path.join(self.data, "pg_hba.conf"), "w", encoding="utf-8") as hba:
+            hba.write("local all all peer\n")
+        with open(os.path.join(self.data, "pg_ident.conf"), "w", encoding="utf-8"):
+            pass
+
+    def start(self, timeout: int = 3600) -> None:
+        self.started = True
+        server_log = os.path.join(self.directory, "log")
+        try:
+            run("restore test", [self.config.program("pg_ctl"), "-D", self.data, "-l", server_log,
+                                 "-w", "-t", str(timeout), "start"], env=self.config.pg_env(), stdout=subprocess.DEVNULL)
+        except BackupError as exc:
+            # The scratch directory goes away: keep the server's last word.
+            with open(server_log, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().strip().splitlines()
+            last = [line for line in lines if re.search(r"\b(FATAL|PANIC|ERROR):", line)][-3:] or lines[-3:]
+            raise BackupError(exc.step, f"{exc} ({' | '.join(last)})") from None
+        # pg_ctl can return before recovery has ended; until then connections are refused.
+        deadline = now() + timeout
+        while True:
+            try:
+                if self.query("postgres", "SELECT pg_is_in_recovery();") == ["f"]:
+                    return
+            except BackupError as exc:
+                if now() > deadline:
+                    raise BackupError("restore test", f"the restored cluster did not open in {timeout} s: {exc}") from None
+            if now() > deadline:
+                raise BackupError("restore test", f"the restored cluster was still recovering after {timeout} s")
+            time.sleep(1)
+
+    def env(self) -> dict:
+        env = self.config.pg_env()
+        env.update({"PGHOST": self.directory, "PGPORT": str(self.port)})
+        for variable in ("PGUSER", "PGPASSWORD"):
+            env.pop(variable, None)
+        return env
+
+    def query(self, database: str, sql: str, step: str = "restore test") -> list:
+        return run(step, [self.config.program("psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database],
+                   database, self.env(), input_text=sql + "\n").splitlines()
+
+    def close(self) -> None:
+        if self.started:
+            subprocess.run([self.config.program("pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"],
+                           env=self.config.pg_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def pgbackrest_restore_test(config: Config, state: dict) -> bool:
+    """Restore the newest good backup into a scratch cluster and check it; True when it passed."""
+    tool = PgBackRest(config)
+    names = [database["name"] for database in config.databases]
+    scratch = ScratchCluster(config, tool.settings.get("restore_test_dir", "/var/lib/dataaggregator-backup/restore-test"),
+                             int(tool.settings.get("restore_test_port", 54329)))
+    try:
+        good = good_backups(tool.backups())
+        if not good:
+            raise BackupError("restore test", "no good backup to test")
+        newest = good[-1]
+        scratch.restore(tool, newest["label"])
+        scratch.start()
+        marker = newest.get("annotation", {}).get("marker", "")
+        # The program made the label (stamp and pid): anything else is not one of its markers.
+        if not re.fullmatch(r"[0-9TZ-]+", marker):
+            raise BackupError("restore test", f"backup {newest['label']} carries no marker of this program")
+        found = scratch.query("postgres", f"SELECT count(*) FROM {MARKERS_TABLE} WHERE label = '{marker}';")
+        if found != ["1"]:
+            raise BackupError("restore test", f"the marker {marker or '(none)'} written before backup {newest['label']} is missing")
+        summary = []
+        for name in names:
+            source = {table for table in run("restore test", [config.program("psql"), "-X", "-A", "-t", "-d", name],
+                                             name, config.pg_env(), input_text=TABLES_SQL + "\n").splitlines() if table}
+            # Every table read in full: a damaged page fails the count.
+            restored = table_facts(lambda sql, name=name: scratch.query(name, sql), [])
+            if set(restored) != source:
+                raise BackupError("restore test", f"tables differ from the source: {sorted(set(restored) ^ source)[:5]}", name)
+            summary.append(f"{name}: {len(restored)} tables, {sum(f['rows'] for f in restored.values())} rows")
+    except BackupError as exc:
+        for name in names:
+            state.setdefault(name, {})["restore_test_last_run_success"] = 0
+        log(f"pgbackrest: RESTORE TEST FAILED at step {exc.step}: {exc}")
+        notify(config, f":x: Restore test (pgBackRest, stanza {tool.stanza}) on {config.host_label} failed at step "
+                       f"'{exc.step}': {exc}")
+        return False
+    finally:
+        scratch.close()
+    for name in names:
+        state.setdefault(name, {}).update({"restore_test_last_run_success": 1,
+                                           "restore_test_last_success_timestamp_seconds": now()})
+    log(f"pgbackrest: backup {newest['label']} restored and checked ({'; '.join(summary)})")
+    return True
 
 
 # -- commands -----------------------------------------------------------------
@@ -613,8 +853,12 @@ class Lock:
         os.close(self.descriptor)
 
 
-def command_backup(config: Config, _args) -> int:
+def command_backup(config: Config, args) -> int:
     state = load_state(config)
+    if config.method == "pgbackrest":
+        failures = pgbackrest_backup(config, state, getattr(args, "full", False))
+        publish(config, state)
+        return 1 if failures else 0
     failures = []
     for database in config.databases:
         name = database["name"]
@@ -687,6 +931,10 @@ def drop_database(config: Config, name: str) -> None:
 
 def command_restore_test(config: Config, _args) -> int:
     state = load_state(config)
+    if config.method == "pgbackrest":
+        passed = pgbackrest_restore_test(config, state)
+        publish(config, state)
+        return 0 if passed else 1
     failed = False
     for database in config.databases:
         name = database["name"]
@@ -725,6 +973,17 @@ def command_restore_test(config: Config, _args) -> int:
 
 def command_verify(config: Config, _args) -> int:
     """Re-hash every local set; mark the ones that no longer match so nothing counts them as good."""
+    if config.method == "pgbackrest":
+        tool = PgBackRest(config)
+        bad = 0
+        for backup in good_backups(tool.backups()):
+            try:
+                tool.verify(backup["label"])
+            except BackupError as exc:
+                bad += 1
+                log(f"pgbackrest: {exc}")
+        log(f"{bad} backups failed verification" if bad else "every backup in the repository verified")
+        return 1 if bad else 0
     bad = 0
     for database in config.databases:
         for found in backup_sets(config, database["name"], full=True):
@@ -739,6 +998,13 @@ def command_verify(config: Config, _args) -> int:
 
 
 def command_list(config: Config, args) -> int:
+    if config.method == "pgbackrest":
+        # Every database is in every cluster backup.
+        print(json.dumps([{"stamp": backup["label"], "type": backup["type"], "good": not backup.get("error"),
+                           "started": backup["timestamp"]["start"], "finished": backup["timestamp"]["stop"],
+                           "size": backup["info"]["repository"]["size"]}
+                          for backup in reversed(PgBackRest(config).backups())], indent=2))
+        return 0
     sets = backup_sets(config, args.database, full=args.full)
     print(json.dumps([{"stamp": found["stamp"], "path": found["path"], "good": found["good"],
                        "problems": found["problems"],
@@ -770,7 +1036,15 @@ def make_room(config: Config, target: str, force: bool) -> None:
         drop_database(config, target)
 
 
+def command_counts(config: Config, args) -> int:
+    print(json.dumps({"database": args.database, "tables": facts_of(config, args.database, [])}, indent=2))
+    return 0
+
+
 def command_restore(config: Config, args) -> int:
+    if config.method == "pgbackrest" and not args.legacy:
+        raise BackupError("restore", "the pgbackrest method restores the whole cluster: use playbooks/restore.yml, "
+                                     "which stops PostgreSQL and runs pgbackrest restore")
     target = args.target or args.database
     env = config.pg_env()
     if args.legacy:
@@ -803,7 +1077,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dataaggregator-backup", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", default="/etc/dataaggregator-backup/config.json")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("backup")
+    backup = commands.add_parser("backup")
+    backup.add_argument("--full", action="store_true", help="pgbackrest method: a full backup whatever the schedule")
     commands.add_parser("restore-test")
     commands.add_parser("verify")
     listing = commands.add_parser("list")
@@ -817,10 +1092,12 @@ def main(argv=None) -> int:
     restore.add_argument("--globals", action="store_true", help="restore the roles first")
     restore.add_argument("--jobs", type=int, default=2)
     restore.add_argument("--legacy", default="", help="a plain .sql.gz dump of the old backup script")
+    counts = commands.add_parser("counts", help="the row count of every table of a database, as JSON")
+    counts.add_argument("database")
     args = parser.parse_args(argv)
     config = Config.load(args.config)
     handlers = {"backup": command_backup, "restore-test": command_restore_test, "verify": command_verify,
-                "list": command_list, "restore": command_restore}
+                "list": command_list, "restore": command_restore, "counts": command_counts}
     try:
         if args.command in ("backup", "restore-test", "restore"):
             with Lock(config.lock_file):

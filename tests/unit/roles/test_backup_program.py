@@ -192,3 +192,58 @@ def test_a_set_that_no_longer_matches_is_marked_failed_when_checked_in_full(tmp_
         backup.checked_in_full(found)
     assert (path / backup.FAILED_MARKER).exists()
     assert not backup.backup_sets(config(tmp_path), "app")[0]["good"]
+
+
+# pgbackrest verify --output=text --verbose, as pgBackRest 2.55 printed it
+# for a valid set and for a set that references a damaged file.
+VERIFY_VALID = """stanza: main
+status: ok
+  archiveId: 17-1, total WAL checked: 1, total valid WAL: 1
+    missing: 0, checksum invalid: 0, size invalid: 0, other: 0
+  backup: 20261128-055457F, status: valid, total files checked: 1270, total valid files: 1270
+    missing: 0, checksum invalid: 0, size invalid: 0, other: 0
+"""
+VERIFY_DAMAGED = """stanza: main
+status: error
+  archiveId: 17-1, total WAL checked: 2, total valid WAL: 2
+    missing: 0, checksum invalid: 0, size invalid: 0, other: 0
+  backup: 20261128-055359F_20261128-055456D, status: invalid, total files checked: 1270, total valid files: 1269
+    missing: 0, checksum invalid: 1, size invalid: 0, other: 0
+"""
+
+
+def test_a_valid_pgbackrest_set_has_no_problem():
+    assert backup.verify_problem(VERIFY_VALID, "20261128-055457F") == ""
+
+
+def test_a_pgbackrest_set_with_a_damaged_file_is_reported_with_the_count():
+    problem = backup.verify_problem(VERIFY_DAMAGED, "20261128-055359F_20261128-055456D")
+    assert problem == ("backup 20261128-055359F_20261128-055456D is invalid: "
+                       "missing: 0, checksum invalid: 1, size invalid: 0, other: 0")
+
+
+def test_a_pgbackrest_set_missing_from_the_report_is_not_valid():
+    # pgbackrest verify exits 0 whatever it finds: silence is not success.
+    assert backup.verify_problem("", "20261128-055457F") == "backup 20261128-055457F is not checked: see pgbackrest verify"
+    assert "not checked" in backup.verify_problem(VERIFY_VALID, "20261128-060000F")
+
+
+def test_a_bad_wal_makes_a_valid_looking_set_fail():
+    report = VERIFY_VALID.replace("status: ok", "status: error").replace("total valid WAL: 1\n    missing: 0", "total valid WAL: 0\n    missing: 1")
+    assert backup.verify_problem(report, "20261128-055457F").startswith("backup 20261128-055457F is valid: missing: 1")
+
+
+def pgbackrest_backup(label, kind, stop, error=False):
+    return {"label": label, "type": kind, "timestamp": {"start": stop - 60, "stop": stop}, "error": error}
+
+
+@pytest.mark.parametrize("history, force_full, expected", [
+    ([], False, "full"),
+    ([pgbackrest_backup("F1", "full", NOW - 2 * DAY)], False, "diff"),
+    ([pgbackrest_backup("F1", "full", NOW - 8 * DAY), pgbackrest_backup("D1", "diff", NOW - DAY)], False, "full"),
+    ([pgbackrest_backup("F1", "full", NOW - 2 * DAY, error=True)], False, "full"),
+    ([pgbackrest_backup("F1", "full", NOW - 2 * DAY)], True, "full"),
+])
+def test_pgbackrest_takes_a_full_backup_weekly_and_differential_ones_between(tmp_path, history, force_full, expected):
+    tool = backup.PgBackRest(config(tmp_path, method="pgbackrest", pgbackrest={"full_every_days": 7}))
+    assert tool.next_type(history, NOW, force_full) == expected
