@@ -1,0 +1,113 @@
+"""site.yml's preflight and the shipped inventories, run by ansible-playbook on the controller.
+
+The preflight play runs on localhost only, so these runs touch no host of the
+inventories (their names do not even resolve here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+REQUIRED = yaml.safe_load((ROOT / "playbooks/vars/required_secrets.yml").read_text())["site_shipped_required_secrets"]
+EXAMPLE = yaml.safe_load((ROOT / "inventories/vault.yml.example").read_text())
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+def ansible(program: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+           "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run([str(Path(sys.executable).parent / program), *args], capture_output=True, text=True,
+                          env=env, check=False, cwd=ROOT, timeout=300)
+
+
+def recap(output: str) -> dict:
+    return {host: {"ok": int(ok), "failed": int(failed)} for host, ok, _changed, _unreachable, failed in RECAP.findall(output)}
+
+
+def flat(output: str) -> str:
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize("inventory", ["production", "staging"])
+def test_without_a_vault_every_missing_secret_is_named_before_any_host_is_touched(inventory):
+    result = ansible("ansible-playbook", "site.yml", "-i", f"inventories/{inventory}")
+    assert result.returncode != 0
+    output = flat(result.stdout + result.stderr)
+    assert f"{len(REQUIRED)} secrets are missing from the vault" in output, output
+    for secret in REQUIRED:
+        assert f"{secret['name']}: {secret['purpose']}" in output, secret["name"]
+    assert list(recap(result.stdout)) == ["localhost"]
+
+
+def test_the_example_vault_not_filled_in_is_refused():
+    result = ansible("ansible-playbook", "site.yml", "-i", "inventories/production", "-e", "@inventories/vault.yml.example")
+    assert result.returncode != 0
+    assert f"{len(REQUIRED)} secrets are missing from the vault" in flat(result.stdout + result.stderr)
+
+
+def test_a_filled_vault_passes_the_preflight(tmp_path):
+    vault = tmp_path / "vault.yml"
+    vault.write_text(yaml.safe_dump({name: f"filled-{index}" for index, name in enumerate(EXAMPLE)}))
+    # The play site.yml starts with, alone: the next ones would reach for the hosts.
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", "-e", f"@{vault}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result.stdout) == {"localhost": {"ok": 1, "failed": 0}}
+
+
+def test_a_secret_not_needed_by_the_inventory_is_not_asked_for(tmp_path):
+    vault = tmp_path / "vault.yml"
+    needed = {name: "filled" for name in EXAMPLE if not name.startswith("vault_aws_")}
+    vault.write_text(yaml.safe_dump({**needed, "backup_s3_bucket": ""}))
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/staging", "-e", f"@{vault}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_inventories_the_example_and_the_preflight_name_the_same_secrets():
+    referenced = set()
+    for path in list((ROOT / "inventories").rglob("*.yml")):
+        if path.name != "vault.yml.example":
+            referenced |= set(re.findall(r"\bvault_[a-z0-9_]+", path.read_text()))
+    assert referenced == {secret["name"] for secret in REQUIRED} == set(EXAMPLE)
+
+
+def host_vars(inventory: str, host: str) -> dict:
+    result = ansible("ansible-inventory", "-i", f"inventories/{inventory}", "--host", host)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_staging_differs_from_production_where_the_seed_says():
+    production = host_vars("production", "db1.dataaggregator.example")
+    staging = host_vars("staging", "db1.staging.dataaggregator.example")
+    assert (production["backup_retention_days"], staging["backup_retention_days"]) == (30, 7)
+    assert (production["loki_retention_period"], staging["loki_retention_period"]) == ("720h", "168h")
+    assert (production["prometheus_retention_time"], staging["prometheus_retention_time"]) == ("30d", "7d")
+    for variable in ("grafana_log_level", "loki_log_level", "promtail_log_level"):
+        assert (production[variable], staging[variable]) == ("info", "debug"), variable
+    assert (production["prometheus_environment"], staging["prometheus_environment"]) == ("production", "staging")
+    assert production["prometheus_systemd_options"]["MemoryMax"] != staging["prometheus_systemd_options"]["MemoryMax"]
+    assert "staging" in staging["grafana_root_url"] and "staging" not in production["grafana_root_url"]
+    # The rest is shared, from one file.
+    shared = yaml.safe_load((ROOT / "inventories/shared/all.yml").read_text())
+    for variable, value in shared.items():
+        assert production[variable] == staging[variable] == value, variable
+
+
+def test_both_inventories_have_the_same_groups():
+    def groups(inventory):
+        result = ansible("ansible-inventory", "-i", f"inventories/{inventory}", "--list")
+        assert result.returncode == 0, result.stderr
+        return {name for name in json.loads(result.stdout) if name != "_meta"}
+
+    assert groups("production") == groups("staging")
+    assert {"prometheus", "alertmanager", "grafana", "loki", "promtail", "backend", "frontend", "postgres", "redis"} <= groups("production")
