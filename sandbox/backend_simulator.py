@@ -8,8 +8,8 @@ page, so a metric added there shows up here without a change.
   python3 backend_simulator.py --contract metrics.md [--metrics-port 8001] [--health-port 8000]
 
 Ports: /metrics on the metrics port (what Prometheus scrapes as job
-"backend"), and /health, /health/ready, /health/live on the health port
-(what the blackbox probes). Faults make alerts fire on demand:
+"backend"), and /health, /health/live, /health/ready and /health/startup on
+the health port (what the blackbox probes). Faults make alerts fire on demand:
 
   curl -X POST 'http://HOST:8001/faults/errors?seconds=900'   12% of requests fail with 5xx
   curl -X POST 'http://HOST:8001/faults/slow?seconds=900'     responses 20 times slower
@@ -248,7 +248,7 @@ def handler_for(simulator: Simulator, faults: Faults, metrics_port: bool):
                 self._send(200, simulator.render(), "text/plain; version=0.0.4")
             elif metrics_port and path == "/faults":
                 self._send(200, json.dumps(faults.state()))
-            elif not metrics_port and path in ("/health", "/health/ready", "/health/live"):
+            elif not metrics_port and path in ("/health", "/health/live", "/health/ready", "/health/startup"):
                 healthy = not faults.active("errors")
                 self._send(200 if healthy else 503, json.dumps({"status": "healthy" if healthy else "degraded",
                                                                 "environment": "sandbox", "simulated": True}))

@@ -47,3 +47,12 @@ for playbook in "$installed"/playbooks/*.yml; do
   ansible-playbook --syntax-check -i "$WORK/inventory.yml" "dataaggregator.infrastructure.$name" >/dev/null
   log "syntax check of playbook $name (by path and as dataaggregator.infrastructure.$name): ok"
 done
+
+# What ansible-builder puts into an execution environment for this collection:
+# the controller-side Python libraries of requirements.txt, through
+# meta/execution-environment.yml.
+introspected=$(ansible-builder introspect --sanitize "$WORK/collections")
+for requirement in $(grep -E '^[a-z]' "$REPO_ROOT/requirements.txt"); do
+  grep -qF -- "$requirement" <<<"$introspected" || die "ansible-builder introspect does not list $requirement: $introspected"
+done
+log "ansible-builder introspect lists the controller requirements: ok"
