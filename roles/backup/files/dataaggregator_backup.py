@@ -608,6 +608,8 @@ def notify(config: Config, text: str) -> None:
 # is in every cluster backup.
 
 MARKERS_TABLE = "dataaggregator_backup_markers"
+# Kept in the state file (not a metric): the last run failed verification.
+FULL_NEEDED = "pgbackrest_full_needed"
 
 
 class PgBackRest:
@@ -676,6 +678,9 @@ def pgbackrest_backup(config: Config, state: dict, force_full: bool = False) -> 
     tool = PgBackRest(config)
     started = now()
     names = [database["name"] for database in config.databases]
+    # A set that failed verification may leave a damaged file that differential
+    # sets would go on referencing: the next backup starts a new chain.
+    force_full = force_full or any(state.get(name, {}).get(FULL_NEEDED) for name in names)
     try:
         kind = tool.next_type(tool.backups(), started, force_full)
         marker = f"{stamp_of(started)}-{os.getpid()}"
@@ -690,6 +695,8 @@ def pgbackrest_backup(config: Config, state: dict, force_full: bool = False) -> 
     except BackupError as exc:
         for name in names:
             state.setdefault(name, {}).update({"last_run_timestamp_seconds": now(), "last_run_success": 0})
+            if exc.step == "verify":
+                state[name][FULL_NEEDED] = True
         log(f"pgbackrest: FAILED at step {exc.step}: {exc}")
         notify(config, f":x: Backup (pgBackRest, stanza {tool.stanza}, databases {', '.join(names)}) on "
                        f"{config.host_label} failed at step '{exc.step}': {exc}")
@@ -704,6 +711,7 @@ def pgbackrest_backup(config: Config, state: dict, force_full: bool = False) -> 
         values["last_upload_timestamp_seconds"] = newest["timestamp"]["stop"]
     for name in names:
         state.setdefault(name, {}).update(values)
+        state[name].pop(FULL_NEEDED, None)
     log(f"pgbackrest: {newest['type']} backup {newest['label']} verified "
         f"({newest['info']['repository']['size']} bytes to restore from the repository)")
     if config.notify.get("on_success"):

@@ -247,3 +247,10 @@ def pgbackrest_backup(label, kind, stop, error=False):
 def test_pgbackrest_takes_a_full_backup_weekly_and_differential_ones_between(tmp_path, history, force_full, expected):
     tool = backup.PgBackRest(config(tmp_path, method="pgbackrest", pgbackrest={"full_every_days": 7}))
     assert tool.next_type(history, NOW, force_full) == expected
+
+
+
+def test_the_state_that_asks_for_a_new_pgbackrest_chain_is_not_published_as_a_metric():
+    page = backup.render_metrics({"app": {backup.FULL_NEEDED: True, "last_run_success": 0}})
+    assert backup.FULL_NEEDED not in page
+    assert 'dataaggregator_backup_last_run_success{database="app"} 0' in page
