@@ -111,3 +111,39 @@ def test_both_inventories_have_the_same_groups():
 
     assert groups("production") == groups("staging")
     assert {"prometheus", "alertmanager", "grafana", "loki", "promtail", "backend", "frontend", "postgres", "redis"} <= groups("production")
+
+
+def scrape_targets(tmp_path, *inventories: str) -> dict:
+    """{job: [target host, ...]} that Prometheus would scrape for these inventories, rendered by Ansible."""
+    output = tmp_path / "jobs.json"
+    playbook = tmp_path / "jobs.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "tasks": [{"ansible.builtin.copy": {
+            "content": "{{ hostvars | dataaggregator.infrastructure.prometheus_scrape_configs(groups) | to_json }}",
+            "dest": str(output), "mode": "0600"}}],
+    }]))
+    arguments = [argument for inventory in inventories for argument in ("-i", inventory)]
+    result = ansible("ansible-playbook", *arguments, str(playbook))
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {}
+    for config in json.loads(output.read_text()):
+        for static in config.get("static_configs", []):
+            jobs.setdefault(config["job_name"], []).extend(target.split(":")[0] for target in static["targets"])
+    return jobs
+
+
+def test_a_host_added_to_postgres_is_scraped_and_backed_up(tmp_path):
+    before = scrape_targets(tmp_path, "inventories/production")
+    assert before["postgres"] == ["db1.dataaggregator.example"]
+    extra = tmp_path / "more.yml"
+    extra.write_text(yaml.safe_dump({"postgres": {"hosts": {"db2.dataaggregator.example": None}}}))
+    after = scrape_targets(tmp_path, "inventories/production", str(extra))
+    assert sorted(after["postgres"]) == ["db1.dataaggregator.example", "db2.dataaggregator.example"]
+    assert "db2.dataaggregator.example" in after["node"]
+    # The backup play runs on the postgres group.
+    listed = ansible("ansible-playbook", "-i", "inventories/production", "-i", str(extra), "playbooks/site.yml", "--list-hosts")
+    assert listed.returncode == 0, listed.stderr
+    backup_play = flat(listed.stdout).split("Schedule PostgreSQL backups", 1)[1]
+    assert "hosts (2):" in backup_play
+    assert set(backup_play.split("hosts (2):", 1)[1].split()[:2]) == {"db1.dataaggregator.example", "db2.dataaggregator.example"}
