@@ -249,7 +249,6 @@ def test_pgbackrest_takes_a_full_backup_weekly_and_differential_ones_between(tmp
     assert tool.next_type(history, NOW, force_full) == expected
 
 
-
 def test_the_state_that_asks_for_a_new_pgbackrest_chain_is_not_published_as_a_metric():
     page = backup.render_metrics({"app": {backup.FULL_NEEDED: True, "last_run_success": 0}})
     assert backup.FULL_NEEDED not in page
