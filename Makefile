@@ -8,6 +8,8 @@
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
 #   make setup                     only the set-up (venv, Docker, images, mirror)
 #   make docs                      regenerate docs/roles/*.md and docs/alerts.md
+#   make demo                      the sandbox: the whole stack on local containers
+#   make demo-down                 remove the sandbox
 
 SHELL := /bin/bash
 HARNESS := tests/harness
@@ -22,7 +24,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 SCENARIO ?= $(SCENARIOS)
 STAGE := $(HARNESS)/stage.sh
 
-.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark clean
+.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark demo demo-down clean
 
 test:
 	@$(STAGE) --reset
@@ -86,6 +88,13 @@ molecule: venv docker images mirror
 # Not part of make test: it builds a 1 GiB database and takes minutes.
 benchmark: docker images
 	benchmarks/run-backup-benchmark.sh
+
+# The sandbox (sandbox/README.md): set-up, then the stack on four containers.
+demo: setup
+	@sandbox/sandbox.sh up
+
+demo-down:
+	@sandbox/sandbox.sh down
 
 galaxy: venv
 	$(HARNESS)/galaxy-smoke.sh

@@ -54,6 +54,8 @@ DEFAULT_VALUES = {
 # Label values that mean trouble: rare in normal operation.
 TROUBLE = {"500", "503", "400", "404", "failure", "failed", "error", "rejected", "timeout", "auth", "rate_limited",
            "other", "integrity", "connection", "cancelled", "protocol", "send", "server"}
+# Counters whose every event is trouble.
+TROUBLE_NAMES = ("timeout", "lockout", "error", "failure", "failed", "rejected", "exceeded")
 LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
 SIZE_BUCKETS = [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
 
@@ -119,20 +121,35 @@ class Simulator:
     # -- how much of what -----------------------------------------------------
 
     def weight(self, labels: dict) -> float:
-        """Share of a metric's rate that goes to these label values (trouble is rare, or not under a fault)."""
+        """Share of a metric's rate that goes to these label values.
+
+        A healthy backend stays under every alert's threshold: a trace of 5xx
+        and 4xx answers, no other trouble. The errors fault raises the 5xx
+        share to 14% and brings the rest of the trouble with it.
+        """
         weight = 1.0
+        erring = self.faults.active("errors")
         for label, value in labels.items():
-            if value in TROUBLE:
-                if label == "status" and value.startswith("5") and self.faults.active("errors"):
-                    weight *= 0.14
-                else:
-                    weight *= 0.004
+            if value not in TROUBLE:
+                continue
+            if label == "status" and value[:1] in "45" and value.isdigit():
+                weight *= 0.14 if erring and value.startswith("5") else 0.004
+            else:
+                weight *= 0.02 if erring else 0.0
         return weight
 
-    @staticmethod
-    def base_rate(name: str) -> float:
+    def trouble_rate(self, name: str) -> float | None:
+        """Counters that only count trouble (timeouts, lockouts, ...): none unless the errors fault is on."""
+        if any(word in name for word in TROUBLE_NAMES):
+            return 0.2 if self.faults.active("errors") else 0.0
+        return None
+
+    def base_rate(self, name: str) -> float:
         """Events per second of a counter or histogram family."""
-        for prefix, rate in (("http_", 4.0), ("db_", 6.0), ("cache_", 8.0), ("websocket_messages", 3.0),
+        trouble = self.trouble_rate(name)
+        if trouble is not None:
+            return trouble
+        for prefix, rate in (("http_", 4.0), ("db_", 6.0), ("cache_misses", 1.0), ("cache_", 8.0), ("websocket_messages", 3.0),
                              ("business_api_calls", 2.0), ("business_data_volume_bytes", 20000.0),
                              ("connector_data_bytes", 50000.0), ("pipeline_records", 40.0),
                              ("transformation_records", 30.0), ("process_cpu_seconds", 0.08)):

@@ -56,3 +56,22 @@ for requirement in $(grep -E '^[a-z]' "$REPO_ROOT/requirements.txt"); do
   grep -qF -- "$requirement" <<<"$introspected" || die "ansible-builder introspect does not list $requirement: $introspected"
 done
 log "ansible-builder introspect lists the controller requirements: ok"
+
+# CHANGELOG.rst is built from changelogs/fragments when a version is released
+# (antsibull-changelog release): build it from a copy now, and check that every
+# fragment's entry is in it.
+mkdir "$WORK/release"
+cp -r "$REPO_ROOT/galaxy.yml" "$REPO_ROOT/changelogs" "$REPO_ROOT/meta" "$REPO_ROOT/plugins" "$REPO_ROOT/roles" "$WORK/release/"
+version=$(awk '$1 == "version:" {print $2}' "$REPO_ROOT/galaxy.yml")
+(cd "$WORK/release" && antsibull-changelog release --version "$version" >/dev/null 2>&1) \
+  || die "antsibull-changelog release could not build CHANGELOG.rst from the fragments"
+python3 - "$REPO_ROOT/changelogs/fragments" "$WORK/release/CHANGELOG.rst" <<'PY' || die "CHANGELOG.rst lacks fragment entries"
+import pathlib, sys, yaml
+fragments, changelog = pathlib.Path(sys.argv[1]), " ".join(pathlib.Path(sys.argv[2]).read_text().split())
+entries = [" ".join(str(item).split()) for path in fragments.glob("*.yml")
+           for items in (yaml.safe_load(path.read_text()) or {}).values() if isinstance(items, list) for item in items]
+missing = [entry[:70] for entry in entries if entry[:60].replace("`", "") not in changelog.replace("`", "")]
+if missing:
+    sys.exit(f"missing from CHANGELOG.rst: {missing}")
+print(f"==> CHANGELOG.rst built from the fragments: all {len(entries)} entries", file=sys.stderr)
+PY

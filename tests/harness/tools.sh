@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Extract the service checkers the unit tests run (promtool, amtool) from
+# Extract the service checkers the unit tests run (promtool, amtool, and
+# prometheus for the rules against the sandbox's simulated backend) from
 # Debian's packages into .cache/tools/bin. Nothing is installed system-wide
 # and no service starts.
 set -euo pipefail
@@ -10,6 +11,7 @@ BIN_DIR=$TOOLS_DIR/bin
 
 # tool  debian-package  path-in-package
 TOOLS='promtool prometheus usr/bin/promtool
+prometheus prometheus usr/bin/prometheus
 amtool prometheus-alertmanager usr/bin/amtool'
 
 mkdir -p "$BIN_DIR"

@@ -75,13 +75,20 @@ def test_a_secret_not_needed_by_the_inventory_is_not_asked_for(tmp_path):
 def test_the_inventories_the_example_and_the_preflight_name_the_same_secrets():
     referenced = set()
     for path in list((ROOT / "inventories").rglob("*.yml")):
-        if path.name != "vault.yml.example":
+        # Not the example, nor a sandbox's generated (encrypted) vault.
+        if path.name not in ("vault.yml.example", "vault.yml"):
             referenced |= set(re.findall(r"\bvault_[a-z0-9_]+", path.read_text()))
     assert referenced == {secret["name"] for secret in REQUIRED} == set(EXAMPLE)
 
 
+def sandbox_vault() -> list:
+    """The password file of a running sandbox's generated vault (make demo), if there is one."""
+    password = ROOT / ".cache/sandbox/vault-password"
+    return ["--vault-password-file", str(password)] if password.exists() else []
+
+
 def host_vars(inventory: str, host: str) -> dict:
-    result = ansible("ansible-inventory", "-i", f"inventories/{inventory}", "--host", host)
+    result = ansible("ansible-inventory", "-i", f"inventories/{inventory}", "--host", host, *sandbox_vault())
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -147,3 +154,22 @@ def test_a_host_added_to_postgres_is_scraped_and_backed_up(tmp_path):
     backup_play = flat(listed.stdout).split("Schedule PostgreSQL backups", 1)[1]
     assert "hosts (2):" in backup_play
     assert set(backup_play.split("hosts (2):", 1)[1].split()[:2]) == {"db1.dataaggregator.example", "db2.dataaggregator.example"}
+
+
+def test_the_sandbox_has_the_production_layout_and_the_shared_settings():
+    result = ansible("ansible-inventory", "-i", "inventories/sandbox", "--list", *sandbox_vault())
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    production = ansible("ansible-inventory", "-i", "inventories/production", "--list")
+    # Empty groups are not listed: those of the programs that join only with their real artifacts.
+    real_only = {"grafana", "loki", "promtail", "docker"}
+    assert set(json.loads(production.stdout)) - {"_meta"} - real_only <= set(listed) - {"_meta"}
+    monitor = host_vars("sandbox", "da-sandbox-monitor")
+    shared = yaml.safe_load((ROOT / "inventories/shared/all.yml").read_text())
+    # The sandbox's own settings override the shared ones only where it says so.
+    overridden = set(yaml.safe_load((ROOT / "inventories/sandbox/group_vars/sandbox.yml").read_text()))
+    for variable, value in shared.items():
+        if variable not in overridden:
+            assert monitor[variable] == value, variable
+    assert monitor["prometheus_environment"] == "sandbox" and monitor["backup_retention_days"] == 7
+    assert monitor["backup_s3_bucket"] == ""

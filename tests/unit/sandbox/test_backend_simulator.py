@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, debian_tool
 
 SAMPLE = re.compile(r'^(?P<name>[a-z_:]+)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$')
 CONTRACT = (ROOT / "docs/metrics.md").read_text()
@@ -143,3 +143,51 @@ def test_an_unknown_fault_is_refused(backend):
     with pytest.raises(urllib.error.HTTPError) as refused:
         post(backend["metrics"] + "/faults/fire")
     assert refused.value.code == 400
+
+
+def alerts(prometheus_url: str) -> list:
+    status, body = get(prometheus_url + "/api/v1/alerts")
+    assert status == 200
+    return json.loads(body)["data"]["alerts"]
+
+
+def test_the_shipped_rules_stay_quiet_until_a_fault_trips_them(tmp_path):
+    """A real Prometheus with every shipped rule scrapes a fresh simulator: no alert until the errors fault."""
+    metrics_port, health_port, web_port = free_port(), free_port(), free_port()
+    simulator = subprocess.Popen([sys.executable, str(SIMULATOR), "--contract", str(ROOT / "docs/metrics.md"),
+                                  "--listen", "127.0.0.1", "--metrics-port", str(metrics_port),
+                                  "--health-port", str(health_port), "--seed", "11"], stdout=subprocess.PIPE, text=True)
+    assert "simulating" in simulator.stdout.readline()
+    rules = sorted(str(path) for path in (ROOT / "roles/prometheus/files/rules").glob("*.yml"))
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": rules,
+        "scrape_configs": [{"job_name": "backend", "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}],
+    }))
+    prometheus = subprocess.Popen([debian_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+                                   f"--web.listen-address=127.0.0.1:{web_port}", "--log.level=warn"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if get(url + "/-/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        # Enough scrapes and evaluations for every rate() and increase() to have data.
+        time.sleep(20)
+        assert [a["labels"]["alertname"] for a in alerts(url)] == []
+        post(f"http://127.0.0.1:{metrics_port}/faults/errors?seconds=120")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "BackendHighErrorRate" not in {a["labels"]["alertname"] for a in alerts(url)}:
+            time.sleep(1)
+        assert "BackendHighErrorRate" in {a["labels"]["alertname"] for a in alerts(url)}
+    finally:
+        prometheus.terminate()
+        simulator.terminate()
+        prometheus.wait(timeout=10)
+        simulator.wait(timeout=10)

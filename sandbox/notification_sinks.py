@@ -1,10 +1,11 @@
-"""Notification sinks for the alerting scenario: real servers that record what they get.
+"""Notification sinks of the sandbox and the alerting scenario: real servers that record what they get.
 
 - SMTP on :1025 (aiosmtpd), standing in for the mail relay;
 - HTTP on :8080, standing in for Slack (/slack), PagerDuty (/pagerduty) and
   custom webhooks (/webhook/...). Each answers as the real service does.
 
 Every delivery is appended as one JSON line to /var/lib/receivers/records.jsonl.
+It is part of the sandbox (make demo) and of the tests, never of production.
 """
 
 import email

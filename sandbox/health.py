@@ -1,0 +1,111 @@
+"""The sandbox's summary: where its services are, how to log in, and a one-line health check.
+
+Asks the sandbox's Prometheus (published on the machine's localhost) for its
+targets, its rules and the last backup's metrics. With --wait it first gives
+every target time to be scraped once and the first backup time to be
+published. Exits 1 when a target is down, a rule fails or the last backup
+did not succeed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+
+def get(base: str, path: str, **params) -> dict:
+    url = f"{base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (a local http URL)
+        return json.load(response)
+
+
+def query(prometheus: str, expression: str) -> list:
+    return get(prometheus, "/api/v1/query", query=expression)["data"]["result"]
+
+
+def targets(prometheus: str) -> list:
+    return get(prometheus, "/api/v1/targets", state="active")["data"]["activeTargets"]
+
+
+def rules(prometheus: str) -> list:
+    groups = get(prometheus, "/api/v1/rules")["data"]["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def last_backup(prometheus: str) -> str | None:
+    """'succeeded 40 s ago' or 'FAILED ...', per database; None before the first one is scraped."""
+    runs = query(prometheus, "dataaggregator_backup_last_run_success")
+    if not runs:
+        return None
+    successes = {sample["metric"].get("database", "?"): float(sample["value"][1])
+                 for sample in query(prometheus, "dataaggregator_backup_last_success_timestamp_seconds")}
+    parts = []
+    for sample in runs:
+        database = sample["metric"].get("database", "?")
+        if sample["value"][1] == "1" and database in successes:
+            parts.append(f"{database} succeeded {int(time.time() - successes[database])} s ago")
+        else:
+            parts.append(f"{database} FAILED")
+    return ", ".join(sorted(parts))
+
+
+def wait(prometheus: str, seconds: float) -> None:
+    """Until every target was scraped once and the first backup is published, or the time is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            scraped = all(target["health"] != "unknown" for target in targets(prometheus))
+            if scraped and last_backup(prometheus) is not None and all(t["health"] == "up" for t in targets(prometheus)):
+                return
+        except OSError:
+            pass  # Prometheus is still starting
+        time.sleep(3)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--prometheus", default="http://127.0.0.1:9090")
+    parser.add_argument("--alertmanager", default="http://127.0.0.1:9093")
+    parser.add_argument("--grafana", default="", help="empty: no real Grafana in this sandbox")
+    parser.add_argument("--grafana-user", default="admin")
+    parser.add_argument("--grafana-password", default="")
+    parser.add_argument("--wait", action="store_true", help="give targets and the first backup up to 3 minutes")
+    args = parser.parse_args(argv)
+    if args.wait:
+        wait(args.prometheus, 180)
+
+    active = targets(args.prometheus)
+    down = sorted(f"{t['labels'].get('job')}/{t['labels'].get('instance')}" for t in active if t["health"] != "up")
+    loaded = rules(args.prometheus)
+    failing = [rule["name"] for rule in loaded if rule.get("health") != "ok"]
+    backup = last_backup(args.prometheus)
+
+    print("\nThe Data Aggregator sandbox")
+    print(f"  Prometheus     {args.prometheus.replace('127.0.0.1', 'localhost')}   (no login)")
+    print(f"  Alertmanager   {args.alertmanager.replace('127.0.0.1', 'localhost')}   (no login)")
+    if args.grafana:
+        print(f"  Grafana        {args.grafana.replace('127.0.0.1', 'localhost')}   "
+              f"(user {args.grafana_user}, password {args.grafana_password})")
+    else:
+        print("  Grafana        not in this sandbox: no real Grafana artifact was supplied (DA_REAL_ARTIFACTS)")
+    print("  Notifications  docker exec da-sandbox-app tail -f /var/lib/receivers/records.jsonl")
+    print("  Make an alert fire   sandbox/sandbox.sh fault errors   (BackendHighErrorRate after its 5 minutes)")
+    print("  Secrets        ansible-vault view --vault-password-file .cache/sandbox/vault-password "
+          "inventories/sandbox/group_vars/all/vault.yml")
+    print(f"\nHealth: targets {len(active) - len(down)}/{len(active)} up"
+          f" | rules {len(loaded)} loaded, {len(failing)} failing"
+          f" | last backup: {backup or 'none yet'}")
+    if down:
+        print(f"  down: {', '.join(down)}")
+    if failing:
+        print(f"  failing rules: {', '.join(sorted(set(failing)))}")
+    healthy = not down and not failing and backup is not None and "FAILED" not in backup
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
