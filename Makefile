@@ -4,7 +4,7 @@
 #
 #   make test                      everything, with a timing per stage
 #   make lint | sanity | unit | galaxy
-#   make molecule                  every Molecule scenario
+#   make molecule                  every Molecule scenario, one after another
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
 #   make setup                     only the set-up (venv, Docker, images, mirror)
 #   make docs                      regenerate docs/roles/*.md and docs/alerts.md
@@ -22,6 +22,12 @@ export PY_COLORS := 0
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?= $(SCENARIOS)
+# make test runs the full-stack scenario in the background beside the light
+# ones, and then, alone, those that are heavy or timing-sensitive (the
+# Alertmanager cluster's deduplication).
+MOLECULE_BACKGROUND := platform
+MOLECULE_SOLO := alerting monitoring
+MOLECULE_BESIDE := $(filter-out $(MOLECULE_BACKGROUND) $(MOLECULE_SOLO),$(SCENARIOS))
 STAGE := $(HARNESS)/stage.sh
 
 .PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark demo demo-down clean
@@ -32,7 +38,9 @@ test:
 	@$(STAGE) lint $(MAKE) --no-print-directory lint
 	@$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	@$(STAGE) unit $(MAKE) --no-print-directory unit
-	@for s in $(SCENARIOS); do \
+	@$(MAKE) --no-print-directory docker images mirror
+	@$(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE)
+	@for s in $(MOLECULE_SOLO); do \
 	  $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
 	done
 	@$(STAGE) galaxy $(MAKE) --no-print-directory galaxy
