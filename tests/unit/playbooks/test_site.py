@@ -120,24 +120,39 @@ def test_both_inventories_have_the_same_groups():
     assert {"prometheus", "alertmanager", "grafana", "loki", "promtail", "backend", "frontend", "postgres", "redis"} <= groups("production")
 
 
-def scrape_targets(tmp_path, *inventories: str) -> dict:
-    """{job: [target host, ...]} that Prometheus would scrape for these inventories, rendered by Ansible."""
-    output = tmp_path / "jobs.json"
-    playbook = tmp_path / "jobs.yml"
+def rendered(tmp_path, expression: str, *inventories: str):
+    """What an expression over hostvars and groups gives for these inventories, rendered by Ansible."""
+    output = tmp_path / "rendered.json"
+    playbook = tmp_path / "render.yml"
     playbook.write_text(yaml.safe_dump([{
         "hosts": "localhost", "connection": "local", "gather_facts": False,
-        "tasks": [{"ansible.builtin.copy": {
-            "content": "{{ hostvars | dataaggregator.infrastructure.prometheus_scrape_configs(groups) | to_json }}",
-            "dest": str(output), "mode": "0600"}}],
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ " + expression + " | to_json }}", "dest": str(output), "mode": "0600"}}],
     }]))
     arguments = [argument for inventory in inventories for argument in ("-i", inventory)]
     result = ansible("ansible-playbook", *arguments, str(playbook))
     assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(output.read_text())
+
+
+def scrape_targets(tmp_path, *inventories: str) -> dict:
+    """{job: [target host, ...]} that Prometheus would scrape for these inventories, rendered by Ansible."""
     jobs = {}
-    for config in json.loads(output.read_text()):
+    for config in rendered(tmp_path, "hostvars | dataaggregator.infrastructure.prometheus_scrape_configs(groups)", *inventories):
         for static in config.get("static_configs", []):
             jobs.setdefault(config["job_name"], []).extend(target.split(":")[0] for target in static["targets"])
     return jobs
+
+
+@pytest.mark.parametrize("inventory", ["production", "staging"])
+def test_every_promtail_and_grafana_reach_loki_on_a_private_address(tmp_path, inventory):
+    """Promtail runs on every host, so Loki cannot stay on its default loopback address."""
+    clients = rendered(tmp_path, "hostvars | dataaggregator.infrastructure.promtail_clients(groups)", f"inventories/{inventory}")
+    assert len(clients) == 1
+    host = clients[0]["url"].split("//", 1)[1].split(":", 1)[0]
+    assert re.match(r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)", host), clients
+    datasources = rendered(tmp_path, "hostvars | dataaggregator.infrastructure.grafana_datasources(groups)", f"inventories/{inventory}")
+    loki = [source for source in datasources["datasources"] if source["type"] == "loki"]
+    assert [source["url"] for source in loki] == [f"http://{host}:3100"]
 
 
 def test_a_host_added_to_postgres_is_scraped_and_backed_up(tmp_path):
