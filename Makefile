@@ -2,7 +2,8 @@
 # Debian machine (as root): virtual environment, Docker engine, base images,
 # artifact mirror, then lint, sanity, unit, Molecule and the Galaxy smoke test.
 #
-#   make test                      everything, with a timing per stage
+#   make test                      everything but the full-stack scenario, with a timing per stage
+#   make test FULL_STACK=1         everything, the full-stack scenario included
 #   make lint | sanity | unit | galaxy
 #   make molecule                  every Molecule scenario, one after another
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
@@ -22,9 +23,12 @@ export PY_COLORS := 0
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?= $(SCENARIOS)
-# make test runs the full-stack scenario in the background beside the light
-# ones, and then, alone, those that are heavy or timing-sensitive (the
-# Alertmanager cluster's deduplication).
+# The full-stack scenario (platform) joins make test with FULL_STACK=1: it
+# runs in the background beside the light scenarios, then the heavy or
+# timing-sensitive ones (the Alertmanager cluster's deduplication) run alone.
+# Not by default yet: on CI's two cores the whole suite would pass its 90
+# minutes (the idempotent runs are the cost; see the performance issue).
+FULL_STACK ?=
 MOLECULE_BACKGROUND := platform
 MOLECULE_SOLO := alerting monitoring
 MOLECULE_BESIDE := $(filter-out $(MOLECULE_BACKGROUND) $(MOLECULE_SOLO),$(SCENARIOS))
@@ -38,11 +42,17 @@ test:
 	@$(STAGE) lint $(MAKE) --no-print-directory lint
 	@$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	@$(STAGE) unit $(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory docker images mirror
-	@$(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE)
-	@for s in $(MOLECULE_SOLO); do \
-	  $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
-	done
+	@if [ -n "$(FULL_STACK)" ]; then \
+	  $(MAKE) --no-print-directory docker images mirror && \
+	  $(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE) || exit 1; \
+	  for s in $(MOLECULE_SOLO); do \
+	    $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
+	  done; \
+	else \
+	  for s in $(filter-out $(MOLECULE_BACKGROUND),$(SCENARIOS)); do \
+	    $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
+	  done; \
+	fi
 	@$(STAGE) galaxy $(MAKE) --no-print-directory galaxy
 	@$(STAGE) --summary
 
