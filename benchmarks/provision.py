@@ -1,0 +1,413 @@
+"""Provisioning benchmark: first converge and idempotent re-run on fresh containers.
+
+Run it through benchmarks/provision (or `make benchmark-provision`), which does
+the test harness's set-up first. For each host count it starts fresh systemd
+containers from the test image on the mirror's network, runs a playbook twice
+and prints, per run: wall time, tasks per host (ok, changed, skipped), the
+remote executions (`docker exec` calls counted from Docker's event log) and a
+per-role breakdown. It ends with a summary table and the ratios against the
+reference figures of prometheus.prometheus measured on the same kind of
+machine (docs/performance.md).
+
+Suites:
+  six     node, blackbox, postgres and redis exporters, Prometheus, Alertmanager
+          on every host: the reference's six components, archive installs
+          from the local mirror
+  site    playbooks/site.yml with the sandbox's settings, hosts spread over
+          the monitoring, database, cache and application roles
+  growth  the idempotent re-run of one host as dashboards, alert rules and
+          scrape targets grow tenfold or more
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+NETWORK = "da-molecule"
+PREFIX = "da-bench"
+IMAGE = os.environ.get("DA_IMAGE_REPO", "dataaggregator/molecule-debian") + ":12"
+MIRROR = "http://da-artifact-mirror:8080"
+
+# prometheus.prometheus, six roles, pipelining on, medians of three runs on a
+# fresh Debian 12 container each (the performance issue; docs/performance.md).
+REFERENCE = {"first": 83.0, "idempotent": 68.0, "executions_idempotent": 180}
+
+# Releases the mirror serves (Debian 12's builds repacked as upstream archives).
+MIRROR_RELEASES = {
+    "prometheus_install_method": "archive",
+    "prometheus_version": "2.42.0",
+    "prometheus_download_base_url": f"{MIRROR}/prometheus",
+    "alertmanager_install_method": "archive",
+    "alertmanager_version": "0.25.0",
+    "alertmanager_download_base_url": f"{MIRROR}/alertmanager",
+    "exporters_install_method": "archive",
+    "exporters_node_version": "1.5.0",
+    "exporters_node_download_base_url": f"{MIRROR}/node_exporter",
+    "exporters_postgres_version": "0.11.1",
+    "exporters_postgres_download_base_url": f"{MIRROR}/postgres_exporter",
+    "exporters_redis_version": "1.45.0",
+    "exporters_redis_download_base_url": f"{MIRROR}/redis_exporter",
+    "exporters_blackbox_version": "0.23.0",
+    "exporters_blackbox_download_base_url": f"{MIRROR}/blackbox_exporter",
+}
+
+SIX_VARS = {
+    **MIRROR_RELEASES,
+    # Benchmark-only values for a throwaway container.
+    "exporters_postgres_data_source_name": "postgresql://bench:bench@127.0.0.1:5432/postgres?sslmode=disable",
+    "exporters_redis_password": "bench",
+    "alertmanager_routing_policy": {
+        "severities": [{"name": "critical", "channels": ["email"]}],
+        "teams": [],
+        "default": {"channels": ["email"], "email_to": ["nobody@example.org"]},
+    },
+    "alertmanager_smtp_smarthost": "127.0.0.1:25",
+    "alertmanager_smtp_from": "alertmanager@example.org",
+}
+
+SIX_PLAYBOOK = """\
+- name: The six components of the reference
+  hosts: all
+  gather_facts: false
+  roles:
+    - dataaggregator.infrastructure.exporters
+    - dataaggregator.infrastructure.alertmanager
+    - dataaggregator.infrastructure.prometheus
+"""
+
+GROWTH_PLAYBOOK = """\
+- name: Prometheus and Grafana, growing
+  hosts: all
+  gather_facts: false
+  roles:
+    - dataaggregator.infrastructure.prometheus
+    - dataaggregator.infrastructure.grafana
+"""
+
+
+def run(command, **kwargs):
+    return subprocess.run(command, check=True, text=True, **kwargs)
+
+
+def docker_names(prefix):
+    out = run(["docker", "ps", "-aq", "--filter", f"name=^{prefix}-"], capture_output=True).stdout.split()
+    return out
+
+
+def remove_containers():
+    ids = docker_names(PREFIX)
+    if ids:
+        run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+def start_containers(count):
+    """Fresh systemd containers, unprivileged (the Molecule recipe)."""
+    remove_containers()
+    names = [f"{PREFIX}-{index}" for index in range(1, count + 1)]
+    for name in names:
+        run(["docker", "run", "--detach", "--name", name, "--hostname", name, "--network", NETWORK,
+             "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+             IMAGE, "/lib/systemd/systemd"], capture_output=True)
+    for name in names:
+        wait_for_systemd(name)
+    return names
+
+
+def wait_for_systemd(name):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = subprocess.run(["docker", "exec", name, "systemctl", "is-system-running"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    sys.exit(f"{name}: systemd did not start")
+
+
+def write_inventory(workdir, hosts, groups, variables):
+    inventory = {"all": {"vars": {"ansible_connection": "community.docker.docker", **variables},
+                         "children": {group: {"hosts": {host: None for host in members}}
+                                      for group, members in groups.items()}}}
+    path = workdir / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+class ExecutionCounter:
+    """Remote executions per host: every module and command is one `docker exec`.
+
+    Docker's event stream is read while the playbook runs (its history keeps
+    only the last few hundred events, too few on a busy machine).
+    """
+
+    def __init__(self, workdir, label):
+        self.path = workdir / f"{label}.execs"
+        self.stream = self.path.open("w")
+        self.process = subprocess.Popen(
+            ["docker", "events", "--filter", "type=container", "--filter", "event=exec_start",
+             "--format", "{{.Actor.Attributes.name}}"], stdout=self.stream, text=True)
+        time.sleep(0.5)
+
+    def stop(self, hosts):
+        time.sleep(1)
+        self.process.terminate()
+        self.process.wait()
+        self.stream.close()
+        counts = collections.Counter(self.path.read_text().split())
+        return {host: counts.get(host, 0) for host in hosts}
+
+
+def ansible_playbook(workdir, inventory, playbook, label, extra_args=()):
+    stats_file = workdir / f"{label}.json"
+    env = dict(os.environ,
+               ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+               ANSIBLE_CALLBACK_PLUGINS=str(REPO / "benchmarks" / "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="benchmark_stats",
+               ANSIBLE_FORKS=os.environ.get("ANSIBLE_FORKS", "8"),
+               BENCHMARK_STATS_FILE=str(stats_file))
+    log = workdir / f"{label}.log"
+    counter = ExecutionCounter(workdir, label)
+    started = time.time()
+    with log.open("w") as stream:
+        completed = subprocess.run(["ansible-playbook", "-i", str(inventory), str(playbook), *extra_args],
+                                   stdout=stream, stderr=subprocess.STDOUT, env=env, check=False)
+    finished = time.time()
+    executions = counter.stop(hosts_of(inventory))
+    if completed.returncode != 0:
+        sys.exit(f"{label}: ansible-playbook failed (rc {completed.returncode}); see {log}")
+    return finished - started, executions, json.loads(stats_file.read_text())
+
+
+def hosts_of(inventory):
+    """The container names: the inventory's hosts."""
+    names = subprocess.run(["ansible-inventory", "-i", str(inventory), "--list"], capture_output=True, text=True,
+                           check=True, env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))).stdout
+    return sorted(json.loads(names)["_meta"]["hostvars"])
+
+
+def summarise(label, hosts, wall, executions, stats):
+    per_host = {host: collections.Counter() for host in hosts}
+    per_role = collections.defaultdict(float)
+    for task in stats["tasks"]:
+        per_role[task["role"] or "(play)"] += task["seconds"]
+        for host, outcome in task["hosts"].items():
+            if host in per_host:
+                status = next((key for key in ("failed", "changed", "ok", "skipped") if outcome[key]), None)
+                if status:
+                    per_host[host][status] += 1
+    first = hosts[0]
+    result = {
+        "label": label,
+        "hosts": len(hosts),
+        "wall": wall,
+        "ok": per_host[first]["ok"],
+        "changed": per_host[first]["changed"],
+        "skipped": per_host[first]["skipped"],
+        "tasks": per_host[first]["ok"] + per_host[first]["changed"],
+        "executions": executions[first],
+        "executions_all": sum(executions.values()),
+        "roles": dict(sorted(per_role.items(), key=lambda item: -item[1])),
+    }
+    print(f"\n{label}: {result['wall']:.1f} s wall, {len(hosts)} host(s)")
+    print(f"  tasks on {first}: {result['tasks']} run (ok {result['ok']}, changed {result['changed']}),"
+          f" {result['skipped']} skipped")
+    print(f"  remote executions on {first}: {result['executions']} (all hosts: {result['executions_all']})")
+    print("  per role: " + ", ".join(f"{role} {seconds:.1f} s" for role, seconds in result["roles"].items()))
+    return result
+
+
+def converge_twice(workdir, inventory, playbook, label, hosts):
+    results = []
+    for phase in ("first", "idempotent"):
+        results.append(summarise(f"{label} {phase}", hosts,
+                                 *ansible_playbook(workdir, inventory, playbook, f"{label}-{phase}")))
+    if results[1]["changed"]:
+        sys.exit(f"{label}: the re-run changed {results[1]['changed']} tasks; it must change none")
+    return results
+
+
+# Debian's alertmanager build reads its default templates from the package's
+# files, which the repacked archive lacks (upstream releases embed them): the
+# same preparation as the alerting scenario's, before the clock starts.
+ALERTMANAGER_TEMPLATES = (
+    "set -o errexit -o pipefail; cd /tmp; apt-get update -qq; apt-get download -qq prometheus-alertmanager;"
+    " dpkg-deb --fsys-tarfile prometheus-alertmanager_*.deb | tar -x -C / ./usr/share/prometheus/alertmanager;"
+    " rm -f prometheus-alertmanager_*.deb"
+)
+
+
+def suite_six(workdir, count):
+    hosts = start_containers(count)
+    preparing = [subprocess.Popen(["docker", "exec", host, "bash", "-c", ALERTMANAGER_TEMPLATES],
+                                  stdout=subprocess.DEVNULL) for host in hosts]
+    if any(process.wait() for process in preparing):
+        sys.exit("could not extract Alertmanager's default templates from Debian's package")
+    inventory = write_inventory(workdir, hosts,
+                                {group: hosts for group in ("prometheus", "alertmanager", "postgres", "redis")},
+                                SIX_VARS)
+    playbook = workdir / "six.yml"
+    playbook.write_text(SIX_PLAYBOOK)
+    return converge_twice(workdir, inventory, playbook, f"six x{count}", hosts)
+
+
+def site_layout(hosts):
+    """Spread the hosts over the monitoring, database, cache and application roles."""
+    shapes = ["monitor", "db", "cache", "app"]
+    groups = {"sandbox": hosts, "prometheus": [], "alertmanager": [], "monitoring": [], "postgres": [],
+              "redis": [], "backend": [], "frontend": []}
+    for index, host in enumerate(hosts):
+        for shape in shapes if len(hosts) == 1 else [shapes[index % len(shapes)]]:
+            member_of = {"monitor": ["prometheus", "alertmanager", "monitoring"], "db": ["postgres"],
+                         "cache": ["redis"], "app": ["backend", "frontend"]}[shape]
+            for group in member_of:
+                groups[group].append(host)
+    return groups
+
+
+def suite_site(workdir, count):
+    hosts = start_containers(count)
+    groups = site_layout(hosts)
+    inventory_dir = workdir / "site-inventory"
+    inventory_dir.mkdir()
+    groups_yaml = {group: {"hosts": {host: None for host in members}} for group, members in groups.items()}
+    groups_yaml["platform"] = {"children": {"backend": None, "frontend": None, "postgres": None, "redis": None}}
+    (inventory_dir / "hosts.yml").write_text(yaml.safe_dump(
+        {"all": {"vars": {"ansible_connection": "community.docker.docker"}, "children": groups_yaml}}, sort_keys=False))
+    # The sandbox's settings and secrets, as the full-stack scenario uses them.
+    group_vars = inventory_dir / "group_vars"
+    (group_vars / "all").mkdir(parents=True)
+    shutil.copy(REPO / "inventories/sandbox/group_vars/all/main.yml", group_vars / "all/main.yml")
+    shutil.copy(REPO / "inventories/shared/all.yml", group_vars / "all/shared.yml")
+    shutil.copy(REPO / "inventories/sandbox/group_vars/sandbox.yml", group_vars / "sandbox.yml")
+    password_file = workdir / "vault-password"
+    run([str(REPO / "sandbox/secrets.sh"), str(group_vars / "all/vault.yml"), str(password_file),
+         groups["backend"][0]], capture_output=True)
+    os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = str(password_file)
+    ansible_playbook(workdir, inventory_dir, REPO / "sandbox/platform.yml", f"site x{count} platform")
+    return converge_twice(workdir, inventory_dir, REPO / "playbooks/site.yml", f"site x{count}", hosts)
+
+
+def growth_files(workdir, dashboards, rules):
+    """Extra dashboards and rule files, so that the totals reach the given counts."""
+    shipped_rules = sum(len(group["rules"]) for path in (REPO / "roles/prometheus/files/rules").glob("*.yml")
+                        for group in yaml.safe_load(path.read_text())["groups"])
+    rule_dir = workdir / f"rules-{rules}"
+    rule_dir.mkdir(exist_ok=True)
+    extra_rules = max(rules - shipped_rules, 0)
+    rule_files = []
+    for start in range(0, extra_rules, 20):
+        path = rule_dir / f"growth-{start:04d}.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": f"growth-{start}", "rules": [
+            {"alert": f"Growth{number}", "expr": f'up{{job="growth-{number}"}} == 0', "for": "5m",
+             "labels": {"severity": "warning"}, "annotations": {"summary": f"growth rule {number}"}}
+            for number in range(start, min(start + 20, extra_rules))]}]}))
+        rule_files.append(str(path))
+    dashboard_dir = workdir / f"dashboards-{dashboards}"
+    dashboard_dir.mkdir(exist_ok=True)
+    shipped = yaml.safe_load((REPO / "roles/grafana/defaults/main.yml").read_text())["grafana_dashboards"]
+    template = yaml.safe_load((REPO / "roles/grafana/files" / shipped[0]["src"]).read_text())
+    extra_dashboards = []
+    for number in range(max(dashboards - len(shipped), 0)):
+        spec = dict(template, uid=f"growth-{number:03d}", title=f"Growth {number}")
+        path = dashboard_dir / f"growth-{number:03d}.yml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        extra_dashboards.append({"src": str(path), "folder": f"Growth {number % 5}"})
+    return rule_files, extra_dashboards
+
+
+def suite_growth(workdir):
+    hosts = start_containers(1)
+    results = []
+    small_targets = [f"http://target-{number}.example.org/" for number in range(10)]
+    large_targets = [f"http://target-{number}.example.org/" for number in range(500)]
+    steps = [("baseline", 10, 40, small_targets), ("dashboards x10", 100, 40, small_targets),
+             ("rules x10", 10, 400, small_targets), ("targets x50", 10, 40, large_targets)]
+    playbook = workdir / "growth.yml"
+    playbook.write_text(GROWTH_PLAYBOOK)
+    for label, dashboards, rules, targets in steps:
+        rule_files, extra_dashboards = growth_files(workdir, dashboards, rules)
+        variables = {**MIRROR_RELEASES,
+                     "prometheus_rule_files_extra": rule_files,
+                     "prometheus_blackbox_http_targets": targets,
+                     "grafana_dashboards_extra": extra_dashboards,
+                     # The mirror's offline stand-in: these runs measure Ansible's cost only.
+                     "grafana_download_base_url": f"{MIRROR}/grafana",
+                     "grafana_admin_password": "bench-admin-password",
+                     "grafana_secret_key": "bench-secret-key"}
+        inventory = write_inventory(workdir, hosts, {"prometheus": hosts, "grafana": hosts}, variables)
+        name = f"growth {label}"
+        ansible_playbook(workdir, inventory, playbook, f"{name}-converge")
+        result = summarise(f"{name} idempotent", hosts, *ansible_playbook(workdir, inventory, playbook, f"{name}-idempotent"))
+        if result["changed"]:
+            sys.exit(f"{name}: the re-run changed {result['changed']} tasks; it must change none")
+        results.append(result)
+    return results
+
+
+def print_summary(results):
+    print("\n## Summary\n")
+    print("| run | hosts | wall s | tasks/host (changed) | skipped | remote execs/host |")
+    print("|---|---|---|---|---|---|")
+    for result in results:
+        print(f"| {result['label']} | {result['hosts']} | {result['wall']:.1f} | {result['tasks']} ({result['changed']})"
+              f" | {result['skipped']} | {result['executions']} |")
+    by_label = {result["label"]: result for result in results}
+    print()
+    for phase in ("first", "idempotent"):
+        one = by_label.get(f"six x1 {phase}")
+        if one:
+            print(f"six x1 {phase}: {one['wall']:.1f} s = {one['wall'] / REFERENCE[phase]:.2f} of the reference's "
+                  f"{REFERENCE[phase]:.0f} s")
+        eight = by_label.get(f"six x8 {phase}")
+        if one and eight:
+            print(f"six x8 / x1 {phase}: {eight['wall'] / one['wall']:.2f}")
+    baseline = by_label.get("growth baseline idempotent")
+    if baseline:
+        for label in ("dashboards x10", "rules x10", "targets x50"):
+            grown = by_label.get(f"growth {label} idempotent")
+            if grown:
+                print(f"growth {label}: {grown['wall'] / baseline['wall']:.2f} of the baseline's re-run")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", default="1,4,8", help="host counts, comma-separated (default 1,4,8)")
+    parser.add_argument("--suites", default="six,site,growth", help="six, site, growth (default all three)")
+    parser.add_argument("--keep", action="store_true", help="leave the last containers running")
+    args = parser.parse_args()
+    counts = [int(value) for value in args.hosts.split(",")]
+    suites = args.suites.split(",")
+    results = []
+    workdir = Path(tempfile.mkdtemp(prefix="provision-", dir=REPO / ".cache"))
+    print(f"logs and per-task timings: {workdir}")
+    try:
+        for count in counts:
+            if "six" in suites:
+                results += suite_six(workdir, count)
+        for count in counts:
+            if "site" in suites:
+                site_dir = workdir / f"site-{count}"
+                site_dir.mkdir()
+                results += suite_site(site_dir, count)
+        if "growth" in suites:
+            results += suite_growth(workdir)
+    finally:
+        if not args.keep:
+            remove_containers()
+        print_summary(results)
+
+
+if __name__ == "__main__":
+    main()
