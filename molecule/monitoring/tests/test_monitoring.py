@@ -193,14 +193,14 @@ def start_time(mon):
 def test_rule_change_reloads_without_restart(mon):
     started, count = start_time(mon), len(alerting_rules(mon))
 
-    rc, output = run_playbook("--limit", MON, "-e", '{"prometheus_rules_shipped_disabled": ["websocket.yml"]}')
+    rc, output = run_playbook("--limit", MON, "--tags", "prometheus", "-e", '{"prometheus_rules_shipped_disabled": ["websocket.yml"]}')
     assert rc == 0, output
     try:
         assert not mon.file("/etc/prometheus/rules/websocket.yml").exists
         assert wait_until(lambda: len(alerting_rules(mon)) == count - 2, timeout=20)
         assert start_time(mon) == started, "Prometheus restarted instead of reloading"
     finally:
-        rc, output = run_playbook("--limit", MON)
+        rc, output = run_playbook("--limit", MON, "--tags", "prometheus")
         assert rc == 0, output
     assert wait_until(lambda: len(alerting_rules(mon)) == count, timeout=20)
     assert start_time(mon) == started
@@ -211,7 +211,7 @@ def test_bad_user_rule_fails_the_play_and_keeps_the_served_rules(mon, tmp_path):
     bad.write_text("groups:\n  - name: team\n    rules:\n      - alert: Broken\n        expr: rate(http_requests_total[5m] > 1\n")
     count = len(alerting_rules(mon))
 
-    rc, output = run_playbook("--limit", MON, "-e", json.dumps({"prometheus_rule_files_extra": [str(bad)]}))
+    rc, output = run_playbook("--limit", MON, "--tags", "prometheus", "-e", json.dumps({"prometheus_rule_files_extra": [str(bad)]}))
 
     assert rc != 0, output
     assert "team-rules.yml" in output
@@ -227,10 +227,10 @@ def test_a_good_user_rule_is_served_and_removed_again(mon, tmp_path):
         "groups:\n  - name: team\n    rules:\n      - alert: TeamCanary\n        expr: vector(0) > 1\n"
         "        labels: {severity: warning, team: infrastructure}\n"
     )
-    rc, output = run_playbook("--limit", MON, "-e", json.dumps({"prometheus_rule_files_extra": [str(extra)]}))
+    rc, output = run_playbook("--limit", MON, "--tags", "prometheus", "-e", json.dumps({"prometheus_rule_files_extra": [str(extra)]}))
     assert rc == 0, output
     assert wait_until(lambda: any(r["name"] == "TeamCanary" for r in alerting_rules(mon)), timeout=20)
-    rc, output = run_playbook("--limit", MON)
+    rc, output = run_playbook("--limit", MON, "--tags", "prometheus")
     assert rc == 0, output
     assert not mon.file("/etc/prometheus/rules/team-rules.yml").exists
     assert wait_until(lambda: not any(r["name"] == "TeamCanary" for r in alerting_rules(mon)), timeout=20)
@@ -240,7 +240,7 @@ def test_blackbox_rejects_a_bad_module_and_keeps_its_config(mon):
     before = mon.file("/etc/blackbox_exporter/blackbox.yml").content_string
     broken = {"exporters_blackbox_modules_extra": {"broken": {"prober": "http", "http": {"fail_if_body_not_matches_regexp": ["(unclosed"]}}}}
     try:
-        rc, output = run_playbook("--limit", MON, "-e", json.dumps(broken))
+        rc, output = run_playbook("--limit", MON, "--tags", "exporters", "-e", json.dumps(broken))
         assert rc != 0, output
         assert "failed to validate" in output
         # blackbox_exporter's own words (they differ between versions).
@@ -248,7 +248,7 @@ def test_blackbox_rejects_a_bad_module_and_keeps_its_config(mon):
         assert mon.file("/etc/blackbox_exporter/blackbox.yml").content_string == before
         assert mon.service("blackbox_exporter").is_running
     finally:
-        rc, output = run_playbook("--limit", MON)
+        rc, output = run_playbook("--limit", MON, "--tags", "exporters")
         assert rc == 0, output
 
 
@@ -260,16 +260,16 @@ def test_check_mode_on_a_converged_host_changes_nothing():
 
 
 @pytest.mark.parametrize(
-    ("extra_vars", "named"),
+    ("tags", "extra_vars", "named"),
     [
-        ('{"prometheus_retention_time": "a fortnight"}', "prometheus_retention_time"),
-        ('{"prometheus_install_method": "docker"}', "prometheus_install_method"),
-        ('{"prometheus_backend_metrics_port": "eight thousand"}', "prometheus_backend_metrics_port"),
-        ('{"exporters_redis_enabled": "maybe"}', "exporters_redis_enabled"),
+        ("prometheus", '{"prometheus_retention_time": "a fortnight"}', "prometheus_retention_time"),
+        ("prometheus", '{"prometheus_install_method": "docker"}', "prometheus_install_method"),
+        ("prometheus", '{"prometheus_backend_metrics_port": "eight thousand"}', "prometheus_backend_metrics_port"),
+        ("exporters", '{"exporters_redis_enabled": "maybe"}', "exporters_redis_enabled"),
     ],
 )
-def test_bad_input_stops_the_play_before_any_change(extra_vars, named):
-    rc, output = run_playbook("--limit", MON, "-e", extra_vars)
+def test_bad_input_stops_the_play_before_any_change(tags, extra_vars, named):
+    rc, output = run_playbook("--limit", MON, "--tags", tags, "-e", extra_vars)
     assert rc != 0, output
     assert named in output
     for name, counts in play_recap(output).items():
