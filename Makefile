@@ -11,6 +11,7 @@
 #   make docs                      regenerate docs/roles/*.md and docs/alerts.md
 #   make demo                      the sandbox: the whole stack on local containers
 #   make demo-down                 remove the sandbox
+#   make benchmark-provision       the provisioning benchmark (docs/performance.md)
 
 SHELL := /bin/bash
 HARNESS := tests/harness
@@ -34,7 +35,7 @@ MOLECULE_SOLO := alerting monitoring
 MOLECULE_BESIDE := $(filter-out $(MOLECULE_BACKGROUND) $(MOLECULE_SOLO),$(SCENARIOS))
 STAGE := $(HARNESS)/stage.sh
 
-.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark demo demo-down clean
+.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark benchmark-provision demo demo-down clean
 
 test:
 	@$(STAGE) --reset
@@ -106,6 +107,12 @@ molecule: venv docker images mirror
 # Not part of make test: it builds a 1 GiB database and takes minutes.
 benchmark: docker images
 	benchmarks/run-backup-benchmark.sh
+
+# Not part of make test: fresh containers, a first converge and an idempotent
+# re-run for 1, 4 and 8 hosts, then growth (docs/performance.md). Arguments
+# in BENCHMARK_ARGS, for example BENCHMARK_ARGS="--hosts 1 --suites six".
+benchmark-provision:
+	@benchmarks/provision $(BENCHMARK_ARGS)
 
 # The sandbox (sandbox/README.md): set-up, then the stack on four containers.
 demo: setup

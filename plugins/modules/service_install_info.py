@@ -14,8 +14,9 @@ description:
     wanted primary group, supplementary groups, home and shell, and whether
     the install marker of a release archive exists.
   - The shared install tasks run M(ansible.builtin.group) and
-    M(ansible.builtin.user) only when this says the account differs, so a
-    converged host costs one remote execution here instead of three.
+    M(ansible.builtin.user) only when this says the account differs, and
+    start the unit only when it is not enabled and running (or changed), so
+    a converged host costs one remote execution here instead of four.
   - Changes nothing.
 options:
   user:
@@ -41,6 +42,10 @@ options:
     default: /usr/sbin/nologin
   marker:
     description: Path of the install marker to look for; empty for none.
+    type: str
+    default: ""
+  unit:
+    description: A systemd unit whose enabled and active states to report; empty for none.
     type: str
     default: ""
 attributes:
@@ -79,6 +84,14 @@ account_differences:
   elements: str
 marker_exists:
   description: The install marker exists (false when no marker was given).
+  returned: always
+  type: bool
+unit_enabled:
+  description: C(systemctl is-enabled) says C(enabled) (false when no unit was given).
+  returned: always
+  type: bool
+unit_active:
+  description: C(systemctl is-active) says C(active) (false when no unit was given).
   returned: always
   type: bool
 """
@@ -129,14 +142,22 @@ def main():
             "home": {"type": "str", "default": "/nonexistent"},
             "shell": {"type": "str", "default": "/usr/sbin/nologin"},
             "marker": {"type": "str", "default": ""},
+            "unit": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     params = module.params
     differences = account_differences(params["user"], params["group"], params["extra_groups"],
                                       params["home"], params["shell"])
+    unit_enabled = unit_active = False
+    if params["unit"]:
+        systemctl = module.get_bin_path("systemctl", required=True)
+        # Both exit non-zero for "disabled" or "inactive": read the word only.
+        unit_enabled = module.run_command([systemctl, "is-enabled", params["unit"]])[1].strip() == "enabled"
+        unit_active = module.run_command([systemctl, "is-active", params["unit"]])[1].strip() == "active"
     module.exit_json(changed=False, account_matches=not differences, account_differences=differences,
-                     marker_exists=bool(params["marker"]) and os.path.exists(params["marker"]))
+                     marker_exists=bool(params["marker"]) and os.path.exists(params["marker"]),
+                     unit_enabled=unit_enabled, unit_active=unit_active)
 
 
 if __name__ == "__main__":
