@@ -231,8 +231,9 @@ def summarise(label, hosts, wall, executions, stats):
 def converge_twice(workdir, inventory, playbook, label, hosts):
     results = []
     for phase in ("first", "idempotent"):
+        run_label = f"{label}-{phase}-{len(list(workdir.glob(f'{label}-{phase}*.json'))) + 1}"
         results.append(summarise(f"{label} {phase}", hosts,
-                                 *ansible_playbook(workdir, inventory, playbook, f"{label}-{phase}")))
+                                 *ansible_playbook(workdir, inventory, playbook, run_label)))
     if results[1]["changed"]:
         sys.exit(f"{label}: the re-run changed {results[1]['changed']} tasks; it must change none")
     return results
@@ -327,7 +328,7 @@ def growth_files(workdir, dashboards, rules):
     return rule_files, extra_dashboards
 
 
-def suite_growth(workdir):
+def suite_growth(workdir, repeat):
     hosts = start_containers(1)
     results = []
     small_targets = [f"http://target-{number}.example.org/" for number in range(10)]
@@ -349,19 +350,35 @@ def suite_growth(workdir):
         inventory = write_inventory(workdir, hosts, {"prometheus": hosts, "grafana": hosts}, variables)
         name = f"growth {label}"
         ansible_playbook(workdir, inventory, playbook, f"{name}-converge")
-        result = summarise(f"{name} idempotent", hosts, *ansible_playbook(workdir, inventory, playbook, f"{name}-idempotent"))
-        if result["changed"]:
-            sys.exit(f"{name}: the re-run changed {result['changed']} tasks; it must change none")
-        results.append(result)
+        for attempt in range(1, repeat + 1):
+            result = summarise(f"{name} idempotent", hosts,
+                               *ansible_playbook(workdir, inventory, playbook, f"{name}-idempotent-{attempt}"))
+            if result["changed"]:
+                sys.exit(f"{name}: the re-run changed {result['changed']} tasks; it must change none")
+            results.append(result)
     return results
 
 
-def print_summary(results):
-    print("\n## Summary\n")
-    print("| run | hosts | wall s | tasks/host (changed) | skipped | remote execs/host |")
-    print("|---|---|---|---|---|---|")
+def medians(results):
+    """One result per label: the run with the median wall time, and every run's wall time."""
+    by_label = {}
     for result in results:
-        print(f"| {result['label']} | {result['hosts']} | {result['wall']:.1f} | {result['tasks']} ({result['changed']})"
+        by_label.setdefault(result["label"], []).append(result)
+    summary = []
+    for runs in by_label.values():
+        ordered = sorted(runs, key=lambda result: result["wall"])
+        summary.append(dict(ordered[(len(ordered) - 1) // 2], runs=[result["wall"] for result in runs]))
+    return summary
+
+
+def print_summary(results):
+    results = medians(results)
+    print("\n## Summary (median of the runs)\n")
+    print("| run | hosts | wall s (median) | runs s | tasks/host (changed) | skipped | remote execs/host |")
+    print("|---|---|---|---|---|---|---|")
+    for result in results:
+        runs = " / ".join(f"{wall:.1f}" for wall in result["runs"])
+        print(f"| {result['label']} | {result['hosts']} | {result['wall']:.1f} | {runs} | {result['tasks']} ({result['changed']})"
               f" | {result['skipped']} | {result['executions']} |")
     by_label = {result["label"]: result for result in results}
     print()
@@ -385,6 +402,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", default="1,4,8", help="host counts, comma-separated (default 1,4,8)")
     parser.add_argument("--suites", default="six,site,growth", help="six, site, growth (default all three)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per measurement, each six and site run on fresh containers (default 3)")
     parser.add_argument("--keep", action="store_true", help="leave the last containers running")
     args = parser.parse_args()
     counts = [int(value) for value in args.hosts.split(",")]
@@ -394,15 +413,19 @@ def main():
     print(f"logs and per-task timings: {workdir}")
     try:
         for count in counts:
-            if "six" in suites:
-                results += suite_six(workdir, count)
+            for attempt in range(1, args.repeat + 1):
+                if "six" in suites:
+                    print(f"\n# six components on {count} host(s), run {attempt} of {args.repeat}")
+                    results += suite_six(workdir, count)
         for count in counts:
-            if "site" in suites:
-                site_dir = workdir / f"site-{count}"
-                site_dir.mkdir()
-                results += suite_site(site_dir, count)
+            for attempt in range(1, args.repeat + 1):
+                if "site" in suites:
+                    print(f"\n# site.yml on {count} host(s), run {attempt} of {args.repeat}")
+                    site_dir = workdir / f"site-{count}-{attempt}"
+                    site_dir.mkdir()
+                    results += suite_site(site_dir, count)
         if "growth" in suites:
-            results += suite_growth(workdir)
+            results += suite_growth(workdir, args.repeat)
     finally:
         if not args.keep:
             remove_containers()
