@@ -11,12 +11,14 @@ import copy
 import json
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._dashboards import (
     PANEL_TYPES,
+    dashboard_files,
     grafana_dashboard,
     grafana_dashboards,
 )
@@ -166,3 +168,63 @@ def test_a_duplicate_uid_across_dashboards_fails():
     spec = bad()
     with pytest.raises(AnsibleFilterError, match="dashboard 'bad': the uid 'bad' is used by another dashboard"):
         grafana_dashboards([spec, dict(spec, title="Other")])
+
+
+# dashboard_files: the file entries the grafana role hands to file_set.
+
+FILE_SPEC_TEXT = """\
+uid: da-files
+title: "Files \\u00e9"
+rows:
+  - title: One
+    panels:
+      - {title: Up, type: stat, queries: ['up{job="node"}'], width: 6}
+      - {title: Rate, type: timeseries, queries: [{expr: 'rate(x_total[5m])', legend: '{{instance}}'}]}
+"""
+
+
+def test_dashboard_files_write_what_to_nice_json_writes():
+    # Same bytes as the to_nice_json the role used before: an upgrade changes no file.
+    from ansible.plugins.filter.core import to_nice_json
+
+    entries = [{"src": "files.yml", "folder": "Infrastructure"}]
+    (written,) = dashboard_files(entries, [FILE_SPEC_TEXT], "/etc/grafana/dashboards")
+    built = grafana_dashboard(yaml.safe_load(FILE_SPEC_TEXT))
+    assert written == {
+        "path": "/etc/grafana/dashboards/Infrastructure/da-files.json",
+        "content": to_nice_json(built, indent=2) + "\n",
+        "group": "grafana",
+        "mode": "0640",
+    }
+    legends = [target["legendFormat"] for panel in json.loads(written["content"])["panels"]
+               for target in panel.get("targets", [])]
+    assert "{{instance}}" in legends
+
+
+def test_dashboard_files_take_parsed_specs_and_their_own_group_and_mode():
+    spec = yaml.safe_load(FILE_SPEC_TEXT)
+    (written,) = dashboard_files([{"src": "x", "folder": "Data"}], [spec], "/d", group="viewers", mode="0644")
+    assert (written["path"], written["group"], written["mode"]) == ("/d/Data/da-files.json", "viewers", "0644")
+
+
+@pytest.mark.parametrize("folder", [".hidden", "a/b", "", None])
+def test_dashboard_files_refuse_a_hidden_or_nested_folder_naming_the_spec(folder):
+    with pytest.raises(AnsibleFilterError, match=r"grafana_dashboard: extra/broken\.yml: folder must be a name"):
+        dashboard_files([{"src": "extra/broken.yml", "folder": folder}], [FILE_SPEC_TEXT], "/d")
+
+
+@pytest.mark.parametrize("text, reason", [("- a list\n", "must be a mapping"), ("uid: [unclosed\n", "is not YAML")])
+def test_dashboard_files_refuse_a_text_that_is_no_spec(text, reason):
+    with pytest.raises(AnsibleFilterError, match=rf"broken\.yml: {reason}"):
+        dashboard_files([{"src": "broken.yml", "folder": "F"}], [text], "/d")
+
+
+def test_dashboard_files_refuse_a_duplicate_uid_across_the_list():
+    entries = [{"src": "a.yml", "folder": "A"}, {"src": "b.yml", "folder": "B"}]
+    with pytest.raises(AnsibleFilterError, match="da-files"):
+        dashboard_files(entries, [FILE_SPEC_TEXT, FILE_SPEC_TEXT], "/d")
+
+
+def test_dashboard_files_need_one_text_per_entry():
+    with pytest.raises(AnsibleFilterError, match="one spec text for each"):
+        dashboard_files([{"src": "a.yml", "folder": "A"}], [], "/d")
