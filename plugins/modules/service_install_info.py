@@ -6,48 +6,59 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: service_install_info
-short_description: Tell in one look whether a service's account and install are already as wanted
+short_description: Tell in one look whether services' accounts and installs are already as wanted
 version_added: 0.2.0
 author: Data Aggregator Platform infrastructure team (@dataaggregator)
 description:
-  - Reports whether the system group and user of a service exist with the
-    wanted primary group, supplementary groups, home and shell, and whether
-    the install marker of a release archive exists.
+  - For each service of a list, reports whether its system group and user exist
+    with the wanted primary group, supplementary groups, home and shell, whether
+    the install marker of its release archive exists, and whether systemd knows
+    its unit, has it enabled and running.
   - The shared install tasks run M(ansible.builtin.group) and
-    M(ansible.builtin.user) only when this says the account differs, and
-    start the unit only when it is not enabled and running (or changed), so
-    a converged host costs one remote execution here instead of four.
+    M(ansible.builtin.user) only for services whose account differs, and start
+    a unit only when it is not enabled and running (or changed), so a converged
+    host costs one remote execution here for all of a role's services.
   - Changes nothing.
 options:
-  user:
-    description: The service's system user. C(root) means no account of its own.
-    type: str
-    required: true
-  group:
-    description: The user's primary group.
-    type: str
-    required: true
-  extra_groups:
-    description: Supplementary groups the user must belong to (others are allowed).
+  services:
+    description: The services to look at.
     type: list
-    elements: str
-    default: []
-  home:
-    description: The user's home directory.
-    type: str
-    default: /nonexistent
-  shell:
-    description: The user's login shell.
-    type: str
-    default: /usr/sbin/nologin
-  marker:
-    description: Path of the install marker to look for; empty for none.
-    type: str
-    default: ""
-  unit:
-    description: A systemd unit whose enabled and active states to report; empty for none.
-    type: str
-    default: ""
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: The service's name; the key of its report in RV(services).
+        type: str
+        required: true
+      user:
+        description: The service's system user. C(root) means no account of its own.
+        type: str
+        required: true
+      group:
+        description: The user's primary group.
+        type: str
+        required: true
+      extra_groups:
+        description: Supplementary groups the user must belong to (others are allowed).
+        type: list
+        elements: str
+        default: []
+      home:
+        description: The user's home directory.
+        type: str
+        default: /nonexistent
+      shell:
+        description: The user's login shell.
+        type: str
+        default: /usr/sbin/nologin
+      marker:
+        description: Path of the install marker to look for; empty for none.
+        type: str
+        default: ""
+      unit:
+        description: A systemd unit whose states to report; empty for none.
+        type: str
+        default: ""
 attributes:
   check_mode:
     description: Runs as usual; it never changes anything.
@@ -58,42 +69,52 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Look at the account and install marker of node_exporter
+- name: Look at the accounts and installs of two exporters
   dataaggregator.infrastructure.service_install_info:
-    user: node_exporter
-    group: node_exporter
-    marker: /opt/dataaggregator/node_exporter/1.10.2/.installed
-  register: node_exporter_install
+    services:
+      - name: node_exporter
+        user: node_exporter
+        group: node_exporter
+        marker: /opt/dataaggregator/node_exporter/1.10.2/.installed
+        unit: node_exporter.service
+      - name: cadvisor
+        user: root
+        group: root
+        unit: cadvisor.service
+  register: installed
 
 - name: Create the user only when it differs
   ansible.builtin.user:
     name: node_exporter
     system: true
-  when: not node_exporter_install.account_matches
+  when: not installed.services.node_exporter.account_matches
 """
 
 RETURN = r"""
-account_matches:
-  description: The group and user exist as wanted (always true for C(root)).
+services:
+  description: One report per service, by name.
   returned: always
-  type: bool
-account_differences:
-  description: What differs, for the log.
-  returned: always
-  type: list
-  elements: str
-marker_exists:
-  description: The install marker exists (false when no marker was given).
-  returned: always
-  type: bool
-unit_enabled:
-  description: C(systemctl is-enabled) says C(enabled) (false when no unit was given).
-  returned: always
-  type: bool
-unit_active:
-  description: C(systemctl is-active) says C(active) (false when no unit was given).
-  returned: always
-  type: bool
+  type: dict
+  contains:
+    account_matches:
+      description: The group and user exist as wanted (always true for C(root)).
+      type: bool
+    account_differences:
+      description: What differs, for the log.
+      type: list
+      elements: str
+    marker_exists:
+      description: The install marker exists (false when no marker was given).
+      type: bool
+    unit_loaded:
+      description: systemd knows the unit (its C(LoadState) is C(loaded)); false when no unit was given.
+      type: bool
+    unit_enabled:
+      description: The unit's C(UnitFileState) is C(enabled) (false when no unit was given).
+      type: bool
+    unit_active:
+      description: The unit's C(ActiveState) is C(active) (false when no unit was given).
+      type: bool
 """
 
 import grp
@@ -101,6 +122,8 @@ import os
 import pwd
 
 from ansible.module_utils.basic import AnsibleModule
+
+UNIT_PROPERTIES = ("LoadState", "UnitFileState", "ActiveState")
 
 
 def account_differences(user, group, extra_groups, home, shell):
@@ -133,31 +156,58 @@ def account_differences(user, group, extra_groups, home, shell):
     return differences
 
 
+def unit_states(module, units):
+    """LoadState, UnitFileState and ActiveState of each unit, from one systemctl call."""
+    if not units:
+        return {}
+    systemctl = module.get_bin_path("systemctl", required=True)
+    command = [systemctl, "show", "--property=" + ",".join(UNIT_PROPERTIES), "--"] + units
+    rc, out, err = module.run_command(command)
+    if rc != 0:
+        module.fail_json(msg=f"systemctl show failed: {err.strip() or out.strip()}", rc=rc)
+    # One block of KEY=value lines per unit, in the order asked, separated by a blank line.
+    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+              for block in out.strip().split("\n\n")]
+    if len(blocks) != len(units):
+        module.fail_json(msg=f"systemctl show answered for {len(blocks)} of {len(units)} units", stdout=out)
+    return dict(zip(units, blocks))
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
-            "user": {"type": "str", "required": True},
-            "group": {"type": "str", "required": True},
-            "extra_groups": {"type": "list", "elements": "str", "default": []},
-            "home": {"type": "str", "default": "/nonexistent"},
-            "shell": {"type": "str", "default": "/usr/sbin/nologin"},
-            "marker": {"type": "str", "default": ""},
-            "unit": {"type": "str", "default": ""},
+            "services": {
+                "type": "list", "elements": "dict", "required": True,
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "user": {"type": "str", "required": True},
+                    "group": {"type": "str", "required": True},
+                    "extra_groups": {"type": "list", "elements": "str", "default": []},
+                    "home": {"type": "str", "default": "/nonexistent"},
+                    "shell": {"type": "str", "default": "/usr/sbin/nologin"},
+                    "marker": {"type": "str", "default": ""},
+                    "unit": {"type": "str", "default": ""},
+                },
+            },
         },
         supports_check_mode=True,
     )
-    params = module.params
-    differences = account_differences(params["user"], params["group"], params["extra_groups"],
-                                      params["home"], params["shell"])
-    unit_enabled = unit_active = False
-    if params["unit"]:
-        systemctl = module.get_bin_path("systemctl", required=True)
-        # Both exit non-zero for "disabled" or "inactive": read the word only.
-        unit_enabled = module.run_command([systemctl, "is-enabled", params["unit"]])[1].strip() == "enabled"
-        unit_active = module.run_command([systemctl, "is-active", params["unit"]])[1].strip() == "active"
-    module.exit_json(changed=False, account_matches=not differences, account_differences=differences,
-                     marker_exists=bool(params["marker"]) and os.path.exists(params["marker"]),
-                     unit_enabled=unit_enabled, unit_active=unit_active)
+    services = module.params["services"]
+    states = unit_states(module, [service["unit"] for service in services if service["unit"]])
+    reports = {}
+    for service in services:
+        differences = account_differences(service["user"], service["group"], service["extra_groups"],
+                                          service["home"], service["shell"])
+        state = states.get(service["unit"], {})
+        reports[service["name"]] = {
+            "account_matches": not differences,
+            "account_differences": differences,
+            "marker_exists": bool(service["marker"]) and os.path.exists(service["marker"]),
+            "unit_loaded": state.get("LoadState") == "loaded",
+            "unit_enabled": state.get("UnitFileState") == "enabled",
+            "unit_active": state.get("ActiveState") == "active",
+        }
+    module.exit_json(changed=False, services=reports)
 
 
 if __name__ == "__main__":
