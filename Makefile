@@ -2,8 +2,11 @@
 # Debian machine (as root): virtual environment, Docker engine, base images,
 # artifact mirror, then lint, sanity, unit, Molecule and the Galaxy smoke test.
 #
-#   make test                      everything, the full-stack scenario included, with a timing per stage
+#   make test                      everything, the full-stack scenario included, with a timing per stage,
+#                                  on the host's controller (ansible-core 2.19, Python 3.11)
 #   make test FULL_STACK=0         everything but the full-stack scenario
+#   make test MATRIX=full          the controller matrix: everything on ansible-core 2.19, 2.20 and 2.21
+#   make test MATRIX=ci            what CI runs: everything on 2.21; lint, sanity, unit and galaxy on 2.19 and 2.20
 #   make lint | sanity | unit | galaxy
 #   make molecule                  every Molecule scenario, one after another
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
@@ -15,7 +18,10 @@
 
 SHELL := /bin/bash
 HARNESS := tests/harness
-VENV := $(CURDIR)/.venv
+# The controller matrix (tests/harness/matrix.sh) points these at another
+# release's environment inside the controller image.
+VENV := $(or $(DA_VENV),$(CURDIR)/.venv)
+export DA_VENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 # Run ansible from the checkout itself (see ansible.cfg).
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -28,32 +34,45 @@ SCENARIO ?= $(SCENARIOS)
 # scenarios, then the heavy or timing-sensitive ones (the Alertmanager
 # cluster's deduplication) run alone. FULL_STACK=0 leaves it out.
 FULL_STACK ?= 1
+# Empty: the host's controller only. Otherwise a preset of the controller
+# matrix (full, ci) or entries VERSION[:STAGE,STAGE...] (tests/harness/matrix.sh).
+MATRIX ?=
+# The stages of `make suite`, in this order (the matrix runs them one by one).
+SUITE_STAGES ?= lint sanity unit molecule galaxy
 MOLECULE_BACKGROUND := platform
 MOLECULE_SOLO := alerting monitoring
 MOLECULE_BESIDE := $(filter-out $(MOLECULE_BACKGROUND) $(MOLECULE_SOLO),$(SCENARIOS))
 STAGE := $(HARNESS)/stage.sh
 
-.PHONY: test setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark benchmark-provision demo demo-down clean
+.PHONY: test suite setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark benchmark-provision demo demo-down clean
 
 test:
+ifneq ($(strip $(MATRIX)),)
+	@$(HARNESS)/matrix.sh $(MATRIX)
+else
 	@$(STAGE) --reset
 	@$(STAGE) setup $(MAKE) --no-print-directory setup
-	@$(STAGE) lint $(MAKE) --no-print-directory lint
-	@$(STAGE) sanity $(MAKE) --no-print-directory sanity
-	@$(STAGE) unit $(MAKE) --no-print-directory unit
-	@if [ "$(FULL_STACK)" != 0 ]; then \
-	  $(MAKE) --no-print-directory docker images mirror && \
-	  $(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE) || exit 1; \
-	  for s in $(MOLECULE_SOLO); do \
-	    $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
-	  done; \
-	else \
-	  for s in $(filter-out $(MOLECULE_BACKGROUND),$(SCENARIOS)); do \
-	    $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
-	  done; \
-	fi
-	@$(STAGE) galaxy $(MAKE) --no-print-directory galaxy
+	@$(MAKE) --no-print-directory suite
 	@$(STAGE) --summary
+endif
+
+# Every stage after the set-up, each with its timing; SUITE_STAGES picks some.
+suite:
+	@for stage in $(SUITE_STAGES); do \
+	  if [ "$$stage" != molecule ]; then \
+	    $(STAGE) $$stage $(MAKE) --no-print-directory $$stage || exit 1; \
+	  elif [ "$(FULL_STACK)" != 0 ]; then \
+	    $(MAKE) --no-print-directory docker images mirror && \
+	    $(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE) || exit 1; \
+	    for s in $(MOLECULE_SOLO); do \
+	      $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
+	    done; \
+	  else \
+	    for s in $(filter-out $(MOLECULE_BACKGROUND),$(SCENARIOS)); do \
+	      $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
+	    done; \
+	  fi; \
+	done
 
 setup: venv tools docker images mirror
 

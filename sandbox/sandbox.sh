@@ -24,7 +24,7 @@ REAL_GROUPS=$INVENTORY/real-artifacts.yml
 STATE_DIR=$CACHE_DIR/sandbox
 VAULT_PASSWORD_FILE=$STATE_DIR/vault-password
 # name:debian-release:published ports
-HOSTS=(monitor:13:9090,9093,3001 db:12: cache:12: app:13:)
+HOSTS=("monitor:13:9090,9093,3001" db:12: cache:12: app:13:)
 
 export ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg
 export PATH=$REPO_ROOT/.venv/bin:$PATH
@@ -43,8 +43,8 @@ container_up() {
 }
 
 wait_for_systemd() {
-  local name=$1 state i
-  for i in $(seq 60); do
+  local name=$1 state
+  for _ in $(seq 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
     case "$state" in running|degraded) return 0 ;; esac
     sleep 1
@@ -114,8 +114,8 @@ print(u.urlopen(u.Request(sys.argv[1], method="POST")).read().decode())' \
 
 down() {
   local ids
-  ids=$(docker ps -aq --filter label=dataaggregator.sandbox=true)
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  mapfile -t ids < <(docker ps -aq --filter label=dataaggregator.sandbox=true)
+  [ ${#ids[@]} -eq 0 ] || docker rm -f "${ids[@]}" >/dev/null
   docker network disconnect "$NETWORK" "$MIRROR" 2>/dev/null || true
   docker network rm "$NETWORK" >/dev/null 2>&1 || true
   rm -rf "$STATE_DIR" "$VAULT" "$REAL_GROUPS"

@@ -13,7 +13,8 @@ password_file=${2:?vault password file}
 app_host=${3:?application host}
 [ -f "$vault" ] && [ -f "$password_file" ] && exit 0
 
-export PATH=$(cd "$(dirname "$0")/.." && pwd)/.venv/bin:$PATH
+PATH=$(cd "$(dirname "$0")/.." && pwd)/.venv/bin:$PATH
+export PATH
 secret() { openssl rand -hex 16; }
 mkdir -p "$(dirname "$password_file")" "$(dirname "$vault")"
 chmod 0700 "$(dirname "$password_file")"

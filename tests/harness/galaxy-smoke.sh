@@ -28,13 +28,15 @@ ansible-galaxy collection install --offline --force -p "$WORK/collections" "$tar
 installed=$WORK/collections/ansible_collections/dataaggregator/infrastructure
 [ -f "$installed/MANIFEST.json" ] || die "the tarball did not install"
 
-roles=$(cd "$installed/roles" && ls -d -- */ | tr -d /)
-for role in $roles; do
+mapfile -t roles < <(find "$installed/roles" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)
+for role in "${roles[@]}"; do
   ansible-doc -t role "dataaggregator.infrastructure.$role" > "$WORK/doc-$role.txt"
   grep -q "ENTRY POINT" "$WORK/doc-$role.txt" || die "ansible-doc shows no entry point for role $role"
   log "ansible-doc -t role dataaggregator.infrastructure.$role: ok"
 done
-for filter in $(cd "$installed/plugins/filter" && ls -- *.py *.yml 2>/dev/null | sed -E 's/\.(py|yml)$//' | sort -u); do
+mapfile -t filters < <(find "$installed/plugins/filter" -maxdepth 1 -type f \( -name '*.py' -o -name '*.yml' \) -printf '%f\n' \
+                         | sed -E 's/\.(py|yml)$//' | sort -u)
+for filter in "${filters[@]}"; do
   ansible-doc -t filter "dataaggregator.infrastructure.$filter" >/dev/null
   log "ansible-doc -t filter dataaggregator.infrastructure.$filter: ok"
 done
@@ -52,9 +54,9 @@ done
 # the controller-side Python libraries of requirements.txt, through
 # meta/execution-environment.yml.
 introspected=$(ansible-builder introspect --sanitize "$WORK/collections")
-for requirement in $(grep -E '^[a-z]' "$REPO_ROOT/requirements.txt"); do
+while read -r requirement; do
   grep -qF -- "$requirement" <<<"$introspected" || die "ansible-builder introspect does not list $requirement: $introspected"
-done
+done < <(grep -E '^[a-z]' "$REPO_ROOT/requirements.txt")
 log "ansible-builder introspect lists the controller requirements: ok"
 
 # CHANGELOG.rst is built from changelogs/fragments when a version is released

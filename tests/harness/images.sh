@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Build the local systemd base images the Molecule scenarios run on:
-#   dataaggregator/molecule-debian:12 and dataaggregator/molecule-debian:13
+# Build the local images the tests run on:
+#   12, 13       dataaggregator/molecule-debian:12 and :13, the systemd base
+#                images of the Molecule scenarios' hosts
+#   controller   dataaggregator/controller-debian:13, the test controller for
+#                ansible-core releases that need a newer Python than the
+#                host's (tests/harness/controller.sh)
 # Where a registry answers, a Dockerfile builds them; otherwise debootstrap
 # builds a root filesystem from the host's configured apt mirror. An image is
 # rebuilt only when this recipe changes (tracked by the image label "recipe").
@@ -8,10 +12,17 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 IMAGE_REPO=${DA_IMAGE_REPO:-dataaggregator/molecule-debian}
-PACKAGES=python3,systemd,systemd-sysv,sudo,ca-certificates,iproute2
+CONTROLLER_IMAGE=${DA_CONTROLLER_IMAGE:-dataaggregator/controller-debian:13}
 RECIPE=$(sha256sum "$0" | cut -c1-12)
 
-declare -A SUITES=([12]=bookworm [13]=trixie)
+declare -A SUITES=([12]=bookworm [13]=trixie [controller]=trixie)
+# What each image holds. The controller runs the test command itself: Python
+# 3.13 with venv, git and make, and the Docker client for Molecule's
+# containers, which are its siblings on the host's engine.
+HOST_PACKAGES=python3,systemd,systemd-sysv,sudo,ca-certificates,iproute2
+declare -A PACKAGES=([12]=$HOST_PACKAGES [13]=$HOST_PACKAGES
+                     [controller]="python3,python3-venv,git,make,ca-certificates,openssl,docker-cli,xz-utils,procps,shellcheck")
+declare -A COMMANDS=([12]=/lib/systemd/systemd [13]=/lib/systemd/systemd [controller]=/bin/bash)
 
 image_current() {
   local label
@@ -29,9 +40,9 @@ build_with_dockerfile() {
   local version=$1 suite=$2 tag=$3
   docker build -q --label "recipe=$RECIPE" -t "$tag" - >/dev/null <<DOCKERFILE
 FROM debian:$suite
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(tr ',' ' ' <<<"$PACKAGES") \\
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(tr ',' ' ' <<<"${PACKAGES[$version]}") \\
  && sh -c '$(tr '\n' ';' <<<"$FINISH_ROOTFS")'
-CMD ["/lib/systemd/systemd"]
+CMD ["${COMMANDS[$version]}"]
 DOCKERFILE
 }
 
@@ -42,12 +53,12 @@ build_with_debootstrap() {
   rootfs=$(mktemp -d "${TMPDIR:-/tmp}/da-rootfs-$version.XXXX")
   trap 'as_root rm -rf "$rootfs"' RETURN
   log "debootstrap $suite from the host's mirror (about a minute)"
-  as_root debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
+  as_root debootstrap --variant=minbase --include="${PACKAGES[$version]}" "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -n 30 "$rootfs.log" >&2; die "debootstrap $suite failed"; }
   rm -f "$rootfs.log"
   as_root chroot "$rootfs" sh -c "$FINISH_ROOTFS"
   as_root tar -C "$rootfs" -c . | docker import \
-    -c 'CMD ["/lib/systemd/systemd"]' -c "LABEL recipe=$RECIPE" -c 'ENV container=docker' - "$tag" >/dev/null
+    -c "CMD [\"${COMMANDS[$version]}\"]" -c "LABEL recipe=$RECIPE" -c 'ENV container=docker' - "$tag" >/dev/null
 }
 
 registry_answers() {
@@ -59,6 +70,7 @@ for version in "${@:-12 13}"; do
     suite=${SUITES[$v]:-}
     [ -n "$suite" ] || die "unknown Debian version: $v (known: ${!SUITES[*]})"
     tag="$IMAGE_REPO:$v"
+    [ "$v" = controller ] && tag=$CONTROLLER_IMAGE
     if image_current "$tag"; then
       log "image $tag is current"
       continue

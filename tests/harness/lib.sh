@@ -37,3 +37,9 @@ host_debian_mirror() {
   [ -n "$uri" ] || die "no Debian mirror found in the host's apt configuration"
   printf '%s\n' "$uri"
 }
+
+# The ansible-core release the host's own controller runs: the one that
+# tests/requirements.txt names (by its requirements/ansible-VERSION.txt).
+host_controller_version() {
+  sed -nE 's|^-r requirements/ansible-([0-9.]+)\.txt$|\1|p' "$REPO_ROOT/tests/requirements.txt"
+}

@@ -5,6 +5,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# Without shellcheck, ansible-test skips its shellcheck test with a mere warning.
+command -v shellcheck >/dev/null || ensure_apt_packages shellcheck
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/da-sanity.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 TREE=$WORK/ansible_collections/dataaggregator/infrastructure
@@ -31,4 +34,4 @@ if [ ! -f "$bootstrap" ] || ! cmp -s "$HARNESS_DIR/offline_get_pip.py" "$bootstr
   cp "$HARNESS_DIR/offline_get_pip.py" "$bootstrap"
 fi
 python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-ansible-test sanity --color no --python "$python_version" ${DA_SANITY_ENV:---venv} "$@"
+ansible-test sanity --color no --python "$python_version" "${DA_SANITY_ENV:---venv}" "$@"

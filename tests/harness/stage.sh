@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run one stage of the test command and record how long it took:
 #   stage.sh NAME COMMAND...
-# Timings go to .cache/timings.txt; `stage.sh --summary` prints them.
+# Timings go to .cache/timings.txt; `stage.sh --summary` prints them. The
+# controller matrix sets DA_STAGE_PREFIX (say "2.21:") to tell releases apart.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 TIMINGS=$CACHE_DIR/timings.txt
@@ -14,7 +15,7 @@ if [ "${1:-}" = "--summary" ]; then
   exit 0
 fi
 
-name=$1; shift
+name=${DA_STAGE_PREFIX:-}$1; shift
 printf '\n===== stage %s =====\n' "$name"
 start=$(date +%s)
 "$@"

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Create .venv with the pinned test dependencies; reinstall when
-# tests/requirements.txt or requirements.txt change.
+# Create the virtual environment with the pinned test dependencies; reinstall
+# when any requirements file changes. By default .venv from
+# tests/requirements.txt (the host's controller); the controller matrix sets
+#   DA_VENV          where the environment lives
+#   DA_REQUIREMENTS  the requirements file, relative to tests/
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-VENV=$REPO_ROOT/.venv
+VENV=${DA_VENV:-$REPO_ROOT/.venv}
+REQUIREMENTS=${DA_REQUIREMENTS:-requirements.txt}
 STAMP=$VENV/.requirements.sha256
-WANT=$(cat "$REPO_ROOT/tests/requirements.txt" "$REPO_ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)
+[ -f "$REPO_ROOT/tests/$REQUIREMENTS" ] || die "no such requirements file: tests/$REQUIREMENTS"
+WANT=$( { echo "$REQUIREMENTS"; cat "$REPO_ROOT/tests/requirements.txt" "$REPO_ROOT"/tests/requirements/*.txt "$REPO_ROOT/requirements.txt"; } \
+        | sha256sum | cut -d' ' -f1)
 
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ]; then
   exit 0
 fi
 python3 -m venv "$VENV" 2>/dev/null || { ensure_apt_packages python3-venv; python3 -m venv "$VENV"; }
-log "installing the pinned test dependencies into .venv"
+log "installing the pinned test dependencies into $VENV (tests/$REQUIREMENTS, $("$VENV/bin/python" -V))"
 # This machine's pip config names local indexes that may not exist; drop
 # those warnings and keep every other line.
 quiet_pip() {
@@ -20,5 +26,5 @@ quiet_pip() {
   return "${PIPESTATUS[0]}"
 }
 quiet_pip install -q --upgrade pip >/dev/null
-(cd "$REPO_ROOT/tests" && quiet_pip install -q -r requirements.txt)
+(cd "$REPO_ROOT/tests" && quiet_pip install -q -r "$REQUIREMENTS")
 echo "$WANT" > "$STAMP"
