@@ -27,7 +27,7 @@ VAULT_PASSWORD_FILE=$STATE_DIR/vault-password
 HOSTS=("monitor:13:9090,9093,3001" db:12: cache:12: app:13:)
 
 export ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg
-export PATH=$REPO_ROOT/.venv/bin:$PATH
+export PATH=${DA_VENV:-$REPO_ROOT/.venv}/bin:$PATH
 
 container_up() {
   local name=$1 release=$2 ports=$3 port publish=()
