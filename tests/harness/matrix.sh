@@ -23,6 +23,17 @@ case "${1:-}" in
   *) entries=("$@") ;;
 esac
 
+# Refuse an unknown release or stage before anything is set up.
+for entry in "${entries[@]}"; do
+  [ -f "$REPO_ROOT/tests/requirements/ansible-${entry%%:*}.txt" ] \
+    || die "no controller for ansible-core ${entry%%:*} (no tests/requirements/ansible-${entry%%:*}.txt)"
+  [ "$entry" = "${entry%%:*}" ] && continue
+  IFS=, read -ra stages <<<"${entry#*:}"
+  for stage in "${stages[@]}"; do
+    [[ " ${STAGES[*]} " == *" $stage "* ]] || die "unknown stage $stage in $entry (stages: ${STAGES[*]})"
+  done
+done
+
 host_version=$(host_controller_version)
 "$STAGE" --reset
 mkdir -p "$CACHE_DIR"
@@ -42,9 +53,6 @@ for entry in "${entries[@]}"; do
   version=${entry%%:*}
   stages=("${STAGES[@]}")
   [ "$entry" = "$version" ] || IFS=, read -ra stages <<<"${entry#*:}"
-  for stage in "${stages[@]}"; do
-    [[ " ${STAGES[*]} " == *" $stage "* ]] || die "unknown stage $stage in $entry (stages: ${STAGES[*]})"
-  done
   printf '\n######## controller: ansible-core %s, stages: %s ########\n' "$version" "${stages[*]}"
   if ! "$HARNESS_DIR/controller.sh" "$version" "$STAGE" venv make --no-print-directory venv; then
     for stage in "${stages[@]}"; do record "$version" "$stage" 0 "not-run(no-venv)"; done
@@ -63,14 +71,14 @@ for entry in "${entries[@]}"; do
 done
 
 "$STAGE" --summary
-printf '\ncontroller matrix (seconds, result):\n%-24s' "ansible-core"
+printf '\ncontroller matrix (result, seconds):\n%-28s' "ansible-core"
 printf ' %-16s' "${STAGES[@]}"
 printf '\n'
 for entry in "${entries[@]}"; do
   version=${entry%%:*}
   core=$(sed -nE 's/^ansible-core==//p' "$REPO_ROOT/tests/requirements/ansible-$version.txt")
   where=$([ "$version" = "$host_version" ] && echo host || echo controller-image)
-  printf '%-24s' "$core ($where)"
+  printf '%-28s' "$core ($where)"
   for stage in "${STAGES[@]}"; do
     cell=$(awk -v v="$version" -v s="$stage" '$1 == v && $2 == s { print $4 " " $3 " s" }' "$RESULTS")
     printf ' %-16s' "${cell:--}"
