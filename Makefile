@@ -42,6 +42,8 @@ SUITE_STAGES ?= lint sanity unit molecule galaxy
 MOLECULE_BACKGROUND := platform
 MOLECULE_SOLO := alerting monitoring
 MOLECULE_BESIDE := $(filter-out $(MOLECULE_BACKGROUND) $(MOLECULE_SOLO),$(SCENARIOS))
+# What runs alone, one scenario after another, after the parallel part.
+MOLECULE_ONE_BY_ONE := $(if $(filter 0,$(FULL_STACK)),$(filter-out $(MOLECULE_BACKGROUND),$(SCENARIOS)),$(MOLECULE_SOLO))
 STAGE := $(HARNESS)/stage.sh
 
 .PHONY: test suite setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark benchmark-provision demo demo-down clean
@@ -61,14 +63,12 @@ suite:
 	@for stage in $(SUITE_STAGES); do \
 	  if [ "$$stage" != molecule ]; then \
 	    $(STAGE) $$stage $(MAKE) --no-print-directory $$stage || exit 1; \
-	  elif [ "$(FULL_STACK)" != 0 ]; then \
-	    $(MAKE) --no-print-directory docker images mirror && \
-	    $(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE) || exit 1; \
-	    for s in $(MOLECULE_SOLO); do \
-	      $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
-	    done; \
 	  else \
-	    for s in $(filter-out $(MOLECULE_BACKGROUND),$(SCENARIOS)); do \
+	    if [ "$(FULL_STACK)" != 0 ]; then \
+	      $(MAKE) --no-print-directory docker images mirror && \
+	      $(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE) || exit 1; \
+	    fi; \
+	    for s in $(MOLECULE_ONE_BY_ONE); do \
 	      $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
 	    done; \
 	  fi; \

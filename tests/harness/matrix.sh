@@ -23,15 +23,18 @@ case "${1:-}" in
   *) entries=("$@") ;;
 esac
 
+# The stages an entry names, one per line: all of them for a bare VERSION.
+stages_of() {
+  if [ "$1" = "${1%%:*}" ]; then printf '%s\n' "${STAGES[@]}"; else tr , '\n' <<<"${1#*:}"; fi
+}
+
 # Refuse an unknown release or stage before anything is set up.
 for entry in "${entries[@]}"; do
   [ -f "$REPO_ROOT/tests/requirements/ansible-${entry%%:*}.txt" ] \
     || die "no controller for ansible-core ${entry%%:*} (no tests/requirements/ansible-${entry%%:*}.txt)"
-  [ "$entry" = "${entry%%:*}" ] && continue
-  IFS=, read -ra stages <<<"${entry#*:}"
-  for stage in "${stages[@]}"; do
+  while read -r stage; do
     [[ " ${STAGES[*]} " == *" $stage "* ]] || die "unknown stage $stage in $entry (stages: ${STAGES[*]})"
-  done
+  done < <(stages_of "$entry")
 done
 
 host_version=$(host_controller_version)
@@ -51,8 +54,7 @@ done
 failed=0
 for entry in "${entries[@]}"; do
   version=${entry%%:*}
-  stages=("${STAGES[@]}")
-  [ "$entry" = "$version" ] || IFS=, read -ra stages <<<"${entry#*:}"
+  mapfile -t stages < <(stages_of "$entry")
   printf '\n######## controller: ansible-core %s, stages: %s ########\n' "$version" "${stages[*]}"
   if ! "$HARNESS_DIR/controller.sh" "$version" "$STAGE" venv make --no-print-directory venv; then
     for stage in "${stages[@]}"; do record "$version" "$stage" 0 "not-run(no-venv)"; done

@@ -11,8 +11,16 @@ VENV=${DA_VENV:-$REPO_ROOT/.venv}
 REQUIREMENTS=${DA_REQUIREMENTS:-requirements.txt}
 STAMP=$VENV/.requirements.sha256
 [ -f "$REPO_ROOT/tests/$REQUIREMENTS" ] || die "no such requirements file: tests/$REQUIREMENTS"
-WANT=$( { echo "$REQUIREMENTS"; cat "$REPO_ROOT/tests/requirements.txt" "$REPO_ROOT"/tests/requirements/*.txt "$REPO_ROOT/requirements.txt"; } \
-        | sha256sum | cut -d' ' -f1)
+# The file and every file it includes (-r), so that new pins of one release
+# do not reinstall the environments of the others.
+requirement_files() {
+  local file=$1 included
+  printf '%s\n' "$file"
+  sed -nE 's/^-r[[:space:]]+//p' "$file" | while read -r included; do
+    requirement_files "$(dirname "$file")/$included"
+  done
+}
+WANT=$(requirement_files "$REPO_ROOT/tests/$REQUIREMENTS" | xargs cat | sha256sum | cut -d' ' -f1)
 
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ]; then
   exit 0
