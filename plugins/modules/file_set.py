@@ -19,7 +19,10 @@ description:
     their O(files[].validate) command. If any check fails, nothing is replaced
     and the task fails with the checker's output, so a running service keeps
     its old config.
-  - Contents of O(files[].secret) files never appear in the diff or the result.
+  - Contents of O(files[].secret) files never appear in the diff, the result
+    or the managed host's log. The collection's action plugin of the same name
+    moves them into O(secret_contents), which is declared C(no_log), before the
+    module runs, because Ansible logs every other parameter to the host's journal.
 options:
   directories:
     description: Directories to create (parents first, whatever the order given).
@@ -51,9 +54,11 @@ options:
         type: path
         required: true
       content:
-        description: The whole text of the file.
+        description:
+          - The whole text of the file.
+          - Required unless O(secret_contents) holds it. For a secret file
+            the action plugin moves it there.
         type: str
-        required: true
       owner:
         description: Owner. root when not given.
         type: str
@@ -70,9 +75,20 @@ options:
             C(%s) stands for the new file's path. Run without a shell.
         type: str
       secret:
-        description: Keep the content out of the diff and the result.
+        description:
+          - Keep the content out of the diff, the result and the host's log.
+          - A file whose path is a key of O(secret_contents) is secret whatever this says.
         type: bool
         default: false
+  secret_contents:
+    description:
+      - The contents of secret files, keyed by their O(files[].path). Declared
+        C(no_log), so the host's log shows C(NOT_LOGGING_PARAMETER) for it.
+      - Filled by the action plugin from the O(files) marked O(files[].secret);
+        give it directly only when calling the module without the plugin.
+      - Every key must be the path of an entry of O(files).
+    type: dict
+    default: {}
   links:
     description: Symbolic links.
     type: list
@@ -135,6 +151,8 @@ EXAMPLES = r"""
       - path: /etc/postgres_exporter/secret.env
         content: "DATA_SOURCE_NAME={{ vault_postgres_exporter_dsn | to_json }}\n"
         mode: "0600"
+        # The content reaches the module as a no_log parameter: it stays out
+        # of the host's journal, the diff and the result.
         secret: true
 
 - name: Check a config with the service's own tool before it replaces the live one
@@ -279,12 +297,32 @@ class FileSet:
                 if not self.check_mode:
                     apply_attributes(path, uid, gid, mode)
 
+    def contents(self):
+        """Each file's content, from O(secret_contents) or inline, checked for a gap or a stray key."""
+        secret_contents = self.params.get("secret_contents") or {}
+        paths = [entry["path"] for entry in self.params["files"]]
+        stray = sorted(set(secret_contents) - set(paths))
+        if stray:
+            raise FileSetError(f"secret_contents names paths that are not in files: {', '.join(stray)}")
+        contents = []
+        for entry in self.params["files"]:
+            path = entry["path"]
+            if path in secret_contents:
+                if entry.get("content") is not None:
+                    raise FileSetError(f"{path}: its content is given both inline and in secret_contents")
+                contents.append((entry, secret_contents[path], True))
+            elif entry.get("content") is None:
+                raise FileSetError(f"{path}: no content (give content, or the path as a key of secret_contents)")
+            else:
+                contents.append((entry, entry["content"], bool(entry.get("secret"))))
+        return contents
+
     def stage_files(self):
         """Write every changed file beside its destination; return (staged, attribute-only) lists."""
         staged, attributes_only = [], []
-        for entry in self.params["files"]:
+        for entry, text, secret in self.contents():
             path = entry["path"]
-            content = to_bytes(entry["content"], errors="surrogate_or_strict")
+            content = to_bytes(text, errors="surrogate_or_strict")
             uid, gid = self.ids(entry, "root", "root")
             mode = parse_mode(entry.get("mode"), path)
             if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
@@ -297,7 +335,7 @@ class FileSet:
                     self.note(path, {key: value[0] for key, value in changes.items()},
                               {key: value[1] for key, value in changes.items()})
                 continue
-            if entry.get("secret"):
+            if secret:
                 self.note(path, "" if before is None else SECRET_MASK + "\n", SECRET_MASK + "\n")
             else:
                 self.note(path, "" if before is None else to_text(before, errors="surrogate_or_replace"),
@@ -411,20 +449,22 @@ def main():
                             "options": {"path": {"type": "path", "required": True}, **ownership}},
             "files": {"type": "list", "elements": "dict", "default": [],
                       "options": {"path": {"type": "path", "required": True},
-                                  "content": {"type": "str", "required": True},
+                                  "content": {"type": "str"},
                                   "owner": {"type": "str"}, "group": {"type": "str"},
                                   "mode": {"type": "str", "default": "0644"},
                                   "validate": {"type": "str"},
                                   "secret": {"type": "bool", "default": False, "no_log": False}}},
             "links": {"type": "list", "elements": "dict", "default": [],
                       "options": {"path": {"type": "path", "required": True}, "src": {"type": "str", "required": True}}},
+            "secret_contents": {"type": "dict", "default": {}, "no_log": True},
             "absent": {"type": "list", "elements": "path", "default": []},
             "exclusive": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
-    # The contents of secret files are masked wherever they would show: in
-    # the result, the recorded invocation and any error message.
+    # secret_contents is no_log: its values are masked wherever they would
+    # show (the host's log, the recorded invocation, any message). A file
+    # marked secret but given inline was logged already; mask it from here on.
     for entry in module.params["files"]:
         if entry["secret"] and entry["content"]:
             module.no_log_values.add(entry["content"])

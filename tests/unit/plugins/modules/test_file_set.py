@@ -182,3 +182,53 @@ def test_through_ansible_secrets_are_masked_even_with_verbose_diff(tmp_path):
     for output in (first.stdout + first.stderr, second.stdout + second.stderr):
         assert "s3cr3t-t0ken" not in output
     assert (tmp_path / "conf" / "secret.env").read_text() == "TOKEN=s3cr3t-t0ken\n"
+
+
+def test_secret_contents_are_written_and_masked_like_secret_files(tmp_path):
+    path = tmp_path / "secret.env"
+    result = apply(files=[{"path": str(path), "mode": "0600"}], secret_contents={str(path): "TOKEN=from-secret-contents\n"})
+    assert path.read_text() == "TOKEN=from-secret-contents\n"
+    assert result.diffs[0]["after"] == SECRET_MASK + "\n"
+
+
+@pytest.mark.parametrize("files, secret_contents, message", [
+    ([{"path": "/x/a"}], {}, "no content"),
+    ([{"path": "/x/a", "content": "inline"}], {"/x/a": "and secret"}, "both inline and in secret_contents"),
+    ([{"path": "/x/a", "content": "a"}], {"/x/b": "stray"}, "not in files: /x/b"),
+])
+def test_content_must_come_from_exactly_one_place(files, secret_contents, message):
+    with pytest.raises(FileSetError, match=message):
+        apply(files=files, secret_contents=secret_contents)
+
+
+def logged_invocation(monkeypatch, module_args):
+    """What AnsibleModule writes to the host's log (journal or syslog) when file_set starts."""
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.dataaggregator.infrastructure.plugins.modules import file_set
+
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    with patch_module_args(module_args), pytest.raises(SystemExit):
+        file_set.main()
+    return json.dumps(logged)
+
+
+def test_the_hosts_log_gets_no_secret_once_the_action_plugin_split_the_arguments(tmp_path, monkeypatch, capsys):
+    from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._file_set import split_secret_contents
+
+    secret = 'PASSWORD="multi-line\nsecret-value"\n'
+    task_args = {"files": [{"path": str(tmp_path / "plain.yml"), "content": "listen: 9090\n"},
+                           {"path": str(tmp_path / "secret.env"), "content": secret, "mode": "0600", "secret": True}]}
+    # Inline, as a task gives it: the module logs it before it can mask it.
+    # This is what the action plugin exists to prevent.
+    inline = logged_invocation(monkeypatch, task_args)
+    assert "secret-value" in inline
+    capsys.readouterr()
+
+    split = logged_invocation(monkeypatch, split_secret_contents(task_args))
+    assert "secret-value" not in split and "multi-line" not in split
+    assert "secret_contents=NOT_LOGGING_PARAMETER" in split
+    assert "listen: 9090" in split, "only the secret is held back"
+    assert (tmp_path / "secret.env").read_text() == secret
+    assert "secret-value" not in capsys.readouterr().out
