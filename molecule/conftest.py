@@ -12,12 +12,16 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "harness"))
+import secret_scan  # noqa: E402  (the harness's, shared with the sandbox's health check)
 
 HTTP_PROBE = r"""
 import base64, json, ssl, sys, urllib.error, urllib.request
@@ -137,3 +141,37 @@ def require_real(name: str) -> None:
 def host_vars(host):
     """The Ansible variables of the host under test."""
     return host.ansible.get_variables()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "last: run after every other test of the scenario (they add to the logs it reads)")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked last run at the end, in their order (the sort is stable)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+def assert_no_secret_anywhere(extra_secrets=(), playbook="converge.yml"):
+    """Re-run the converge at -vvv --diff, then search its output and every host's logs for every secret.
+
+    The secrets: every value of a no_log role variable or a vault_* variable
+    of any host in the scenario's inventory, and the extra values a test
+    used (secrets changed in a test's own run). The places: the play's
+    output, each host's whole journal and every file below its /var/log.
+    Returns the number of secrets searched.
+    """
+    rc, output = run_playbook("--diff", "-vvv", playbook=playbook)
+    assert rc == 0, output
+    hostvars = secret_scan.inventory_hostvars(os.environ["MOLECULE_INVENTORY_FILE"])
+    secrets = secret_scan.inventory_secrets(hostvars)
+    secrets.update(secret_scan.needles({f"a test's secret {number}": value for number, value in enumerate(extra_secrets, 1)}))
+    assert secrets, "no secret to look for: the search would prove nothing"
+    findings, places = secret_scan.scan(hostvars, secrets, {"the converge at -vvv --diff": output})
+    report = secret_scan.report(findings, secrets, places)
+    # Kept after the scenario's containers are gone, for the figures in docs/security.md.
+    kept = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / "secret-scan" / f"{scenario_dir().name}.txt"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(report + "\n", encoding="utf-8")
+    assert not findings, report
+    return len(secrets)

@@ -3,8 +3,10 @@
 Asks the sandbox's Prometheus (published on the machine's localhost) for its
 targets, its rules and the last backup's metrics. With --wait it first gives
 every target time to be scraped once and the first backup time to be
-published. Exits 1 when a target is down, a rule fails or the last backup
-did not succeed.
+published. With --secrets-inventory it also searches every host's journal
+and /var/log for every secret of that inventory's vault (the test harness's
+secret_scan). Exits 1 when a target is down, a rule fails, the last backup
+did not succeed or a secret was found in a log.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "harness"))
+import secret_scan  # noqa: E402
 
 
 def get(base: str, path: str, **params) -> dict:
@@ -74,6 +80,8 @@ def main(argv=None) -> int:
     parser.add_argument("--grafana-user", default="admin")
     parser.add_argument("--grafana-password", default="")
     parser.add_argument("--wait", action="store_true", help="give targets and the first backup up to 3 minutes")
+    parser.add_argument("--secrets-inventory", default="",
+                        help="search every host of this inventory (containers) for its vault's secrets in their logs")
     args = parser.parse_args(argv)
     if args.wait:
         wait(args.prometheus, 180)
@@ -83,6 +91,12 @@ def main(argv=None) -> int:
     loaded = rules(args.prometheus)
     failing = [rule["name"] for rule in loaded if rule.get("health") != "ok"]
     backup = last_backup(args.prometheus)
+    leaks = None
+    if args.secrets_inventory:
+        hostvars = secret_scan.inventory_hostvars(args.secrets_inventory)
+        secrets = secret_scan.inventory_secrets(hostvars)
+        findings, places = secret_scan.scan(hostvars, secrets)
+        leaks = (findings, len(secrets), places)
 
     print("\nThe Data Aggregator sandbox")
     print(f"  Prometheus     {args.prometheus.replace('127.0.0.1', 'localhost')}   (no login)")
@@ -98,12 +112,15 @@ def main(argv=None) -> int:
           "inventories/sandbox/group_vars/all/vault.yml")
     print(f"\nHealth: targets {len(active) - len(down)}/{len(active)} up"
           f" | rules {len(loaded)} loaded, {len(failing)} failing"
-          f" | last backup: {backup or 'none yet'}")
+          f" | last backup: {backup or 'none yet'}"
+          + (f" | secrets in logs: {len(leaks[0])} of {leaks[1]} found ({leaks[2]} journals and log files read)" if leaks else ""))
     if down:
         print(f"  down: {', '.join(down)}")
     if failing:
         print(f"  failing rules: {', '.join(sorted(set(failing)))}")
-    healthy = not down and not failing and backup is not None and "FAILED" not in backup
+    for finding in (leaks[0] if leaks else []):
+        print(f"  secret in a log: {finding.secret} in {finding.place}")
+    healthy = not down and not failing and backup is not None and "FAILED" not in backup and not (leaks and leaks[0])
     return 0 if healthy else 1
 
 

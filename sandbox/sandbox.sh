@@ -3,7 +3,8 @@
 # with the production roles and variables (see sandbox/README.md).
 #
 #   sandbox/sandbox.sh up       containers, secrets, the platform, site.yml, a first backup, the summary
-#   sandbox/sandbox.sh health   the summary again: URLs, credentials, targets, rules, last backup
+#   sandbox/sandbox.sh health   the summary again: URLs, credentials, targets, rules, last backup,
+#                               and a search of every host's logs for every secret of the vault
 #   sandbox/sandbox.sh fault errors|slow|clear [SECONDS]
 #                               make the simulated backend fail or slow down (alerts fire), or recover
 #   sandbox/sandbox.sh down     remove the containers, their network and the generated secrets
@@ -99,7 +100,9 @@ up() {
 }
 
 health() {
+  ANSIBLE_VAULT_PASSWORD_FILE=$VAULT_PASSWORD_FILE \
   python3 "$REPO_ROOT/sandbox/health.py" --prometheus http://127.0.0.1:9090 --alertmanager http://127.0.0.1:9093 \
+    --secrets-inventory "$INVENTORY" \
     --grafana "$(grep -qs '^grafana ' "$CACHE_DIR/mirror/real-artifacts.txt" && echo http://127.0.0.1:3001)" \
     --grafana-password "$(ansible-vault view --vault-password-file "$VAULT_PASSWORD_FILE" "$VAULT" \
                           | awk '$1 == "vault_grafana_admin_password:" {print $2}')" "$@"

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 import yaml
-from conftest import http_get, http_post_json, inventory_host, play_recap, run_playbook, scenario_dir, wait_until
+from conftest import assert_no_secret_anywhere, http_get, http_post_json, inventory_host, play_recap, run_playbook, scenario_dir, wait_until
 
 MEMBERS = ["am1-debian12-package", "am2-debian12-archive", "am3-debian13-package"]
 # How each member's API is reached from its own host: the third one serves
@@ -288,3 +288,9 @@ def test_check_mode_on_the_converged_cluster_changes_nothing():
     assert rc == 0, output
     for name, counts in play_recap(output).items():
         assert counts["failed"] == 0 and counts["changed"] == 0, (name, output)
+
+
+@pytest.mark.last
+def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
+    """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
+    assert assert_no_secret_anywhere(extra_secrets=SECRETS) >= len(SECRETS)

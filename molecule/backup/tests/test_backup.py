@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from conftest import http_get, inventory_host, play_recap, run_playbook, start_unit
+from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, run_playbook, start_unit
 
 DB = "db-debian12"
 BACKUPS = "/var/backups/postgresql"
@@ -266,3 +266,9 @@ def test_no_secret_shows_in_a_verbose_diff_run():
     for secret in ("molecule-s3-secret", "molecule-webhook-secret"):
         assert secret not in output
     assert play_recap(output)[DB]["changed"] == 0
+
+
+@pytest.mark.last
+def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
+    """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
+    assert assert_no_secret_anywhere(extra_secrets=["molecule-s3-secret", "molecule-webhook-secret", "molecule-cipher-secret"]) >= 3

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 import yaml
-from conftest import http_get, inventory_host, play_recap, require_real, run_playbook, wait_until
+from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, require_real, run_playbook, wait_until
 
 LOGS = "logs-debian12"
 LOKI = "http://127.0.0.1:3100"
@@ -300,3 +300,9 @@ def test_retention_is_in_force(logs, real_stack):
     config = yaml.safe_load(http_get(logs, f"{LOKI}/config")["body"])
     assert config["limits_config"]["retention_period"] == "1w"
     assert config["compactor"]["retention_enabled"] is True
+
+
+@pytest.mark.last
+def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
+    """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
+    assert assert_no_secret_anywhere(extra_secrets=[f"molecule-s3-secret-{RUN}"]) >= 1

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
-from conftest import http_get, inventory_host, play_recap, run_playbook, start_unit, wait_until
+from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, run_playbook, start_unit, wait_until
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
@@ -223,3 +223,10 @@ def test_the_simulated_backend_makes_an_application_alert_go_pending(monitor, ap
         assert alerts[0]["labels"]["team"] == "infrastructure"
     finally:
         http_get(app, "http://localhost:8001/faults/clear", data="{}")
+
+
+@pytest.mark.last
+def test_no_vault_value_in_any_hosts_logs_or_the_verbose_output():
+    """Each of the vault's values: not in site.yml's -vvv --diff output, any host's journal or /var/log."""
+    secrets = vault()
+    assert assert_no_secret_anywhere(extra_secrets=list(secrets.values()), playbook=str(SCENARIO / "converge.yml")) >= len(secrets)
