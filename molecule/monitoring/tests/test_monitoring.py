@@ -6,7 +6,7 @@ import json
 import urllib.parse
 
 import pytest
-from conftest import http_get, inventory_host, play_recap, run_playbook, served_as_standin, wait_until
+from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, run_playbook, served_as_standin, wait_until
 
 # Prometheus demands TLS (a certificate from the scenario's CA) and basic auth.
 API = "https://localhost:9090/api/v1"
@@ -18,6 +18,7 @@ BROKEN_PROBE = "http://app-debian13-package:8000/broken"
 PG_PASSWORD = "molecule-pg-monitor"
 SCRAPE_PASSWORD = "molecule-scrape-password"
 REDIS_PASSWORD = "molecule-redis-password"
+REMOTE_WRITE_TOKEN = "molecule-remote-write-token"
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +177,21 @@ def test_secrets_sit_in_root_only_files(host):
     assert PG_PASSWORD not in host.check_output("systemctl cat postgres_exporter 2>/dev/null || true")
 
 
+def test_prometheus_yml_holds_no_credential_only_the_files_that_do(mon):
+    config = mon.file("/etc/prometheus/prometheus.yml").content_string
+    assert not [secret for secret in (SCRAPE_PASSWORD, PROMETHEUS_PASSWORD, REMOTE_WRITE_TOKEN) if secret in config]
+    assert "credentials_file: /etc/prometheus/secrets/remote_write-archive-credentials" in config
+    assert "password_file: /etc/prometheus/secrets/scrape-" in config
+    secrets = mon.file("/etc/prometheus/secrets")
+    assert (secrets.user, secrets.group, secrets.mode) == ("root", "prometheus", 0o750)
+    names = secrets.listdir()
+    assert "remote_write-archive-credentials" in names and len(names) >= 2
+    for name in names:
+        credential = mon.file(f"/etc/prometheus/secrets/{name}")
+        assert (credential.user, credential.group, credential.mode) == ("root", "prometheus", 0o640), name
+    assert mon.file("/etc/prometheus/secrets/remote_write-archive-credentials").content_string == REMOTE_WRITE_TOKEN
+
+
 def test_secrets_never_show_in_playbook_output():
     rc, output = run_playbook("--diff", "-v")
     assert rc == 0, output
@@ -183,6 +199,7 @@ def test_secrets_never_show_in_playbook_output():
     assert REDIS_PASSWORD not in output
     assert SCRAPE_PASSWORD not in output
     assert PROMETHEUS_PASSWORD not in output
+    assert REMOTE_WRITE_TOKEN not in output
     assert "PRIVATE KEY" not in output
 
 
@@ -285,3 +302,12 @@ def test_basic_auth_on_an_old_redis_exporter_is_refused_before_any_change():
     # YAML output may fold a long message; compare with whitespace collapsed.
     assert "redis_exporter checks it only from release 1.67 on" in " ".join(output.split())
     assert play_recap(output)["cache-debian12-archive"]["changed"] == 0, output
+
+
+@pytest.mark.last
+def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
+    """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
+    # Besides the inventory's: the Grafana secrets that test_grafana.py sets in its own runs.
+    extra = [PG_PASSWORD, REDIS_PASSWORD, SCRAPE_PASSWORD, PROMETHEUS_PASSWORD, REMOTE_WRITE_TOKEN, "molecule-grafana-admin-rotated",
+             "molecule-grafana-admin-diff", "molecule-grafana-secret-key-diff"]
+    assert assert_no_secret_anywhere(extra_secrets=extra) >= len(extra)

@@ -1,0 +1,155 @@
+"""Hostile inventory values in the roles' line-based files: refused before anything is written.
+
+Each file is rendered as the role renders it (ansible-playbook on localhost,
+with the role's defaults and vars). A value with a line break must fail the
+render, naming the setting, and never add a line of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+
+INJECTION = "x\n[auth.anonymous]\nenabled = true"
+UNIT_INJECTION = "x\nExecStartPre=/bin/sh -c 'touch /tmp/pwned'"
+
+
+def render(role: str, expression: str, tmp_path: Path, extra_vars: dict | None = None):
+    """(rc, output, value): one Jinja expression evaluated with the role's defaults and vars."""
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
+        {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
+    output = tmp_path / "rendered.json"
+    output.unlink(missing_ok=True)
+    playbook = [{
+        "hosts": "localhost", "gather_facts": False,
+        "vars_files": [str(ROOT / f"roles/{role}/defaults/main.yml"), str(ROOT / f"roles/{role}/vars/main.yml")],
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ %s | to_json }}" % expression, "dest": str(output), "mode": "0600"}}],
+    }]
+    (tmp_path / "render.yml").write_text(yaml.safe_dump(playbook))
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
+         str(tmp_path / "render.yml"), "-e", json.dumps(extra_vars or {})],
+        capture_output=True, text=True, env=env, check=False, cwd=tmp_path)
+    value = json.loads(output.read_text()) if result.returncode == 0 else None
+    return result.returncode, result.stdout + result.stderr, value
+
+
+GRAFANA_INI = "__grafana_ini | dataaggregator.infrastructure.ini_file"
+GRAFANA_VARS = {"grafana_admin_password": "unit-admin-password", "grafana_secret_key": "unit-secret-key"}
+
+
+def test_a_line_break_in_grafana_domain_cannot_open_a_section(tmp_path):
+    rc, output, _ = render("grafana", GRAFANA_INI, tmp_path, {**GRAFANA_VARS, "grafana_domain": INJECTION})
+    assert rc != 0
+    assert "INI [server] domain: the value holds a line feed" in output
+
+
+def test_a_line_break_in_grafana_ini_extra_is_refused(tmp_path):
+    rc, output, _ = render("grafana", GRAFANA_INI, tmp_path,
+                           {**GRAFANA_VARS, "grafana_ini_extra": {"smtp": {"from_name": INJECTION}}})
+    assert rc != 0 and "INI [smtp] from_name" in output
+
+
+def test_grafana_ini_secrets_go_to_files_and_grafana_ini_names_them(tmp_path):
+    secrets = {"auth.generic_oauth": {"client_secret": "unit-oauth-secret"}, "smtp": {"password": "unit-smtp-secret"}}
+    rc, output, value = render("grafana", "{'ini': " + GRAFANA_INI + ", 'files': __grafana_ini_secrets.files}", tmp_path,
+                               {**GRAFANA_VARS, "grafana_ini_secrets": secrets, "grafana_ini_extra": {"smtp": {"enabled": True}}})
+    assert rc == 0, output
+    assert "unit-oauth-secret" not in value["ini"] and "unit-smtp-secret" not in value["ini"]
+    assert "[smtp]\nenabled = true\npassword = $__file{/etc/grafana/secrets/ini/smtp.password}\n" in value["ini"]
+    assert "client_secret = $__file{/etc/grafana/secrets/ini/auth.generic_oauth.client_secret}" in value["ini"]
+    assert {(f["path"], f["content"], f["mode"], f["secret"]) for f in value["files"]} == {
+        ("/etc/grafana/secrets/ini/auth.generic_oauth.client_secret", "unit-oauth-secret", "0640", True),
+        ("/etc/grafana/secrets/ini/smtp.password", "unit-smtp-secret", "0640", True)}
+
+
+def test_grafana_ini_secrets_with_a_path_in_their_name_are_refused(tmp_path):
+    rc, output, _ = render("grafana", "__grafana_ini_secrets", tmp_path,
+                           {**GRAFANA_VARS, "grafana_ini_secrets": {"../../etc": {"passwd": "x"}}})
+    assert rc != 0 and "must be a plain name" in output
+
+
+def test_cookies_are_secure_behind_an_https_root_url(tmp_path):
+    rc, output, value = render("grafana", "__grafana_ini.security.cookie_secure", tmp_path,
+                               {**GRAFANA_VARS, "grafana_root_url": "https://grafana.example.net/"})
+    assert rc == 0, output
+    assert value is True
+    rc, output, value = render("grafana", "__grafana_ini.security.cookie_secure", tmp_path, GRAFANA_VARS)
+    assert rc == 0, output
+    assert value is False
+
+
+COMMON_SERVICE = {
+    "name": "probe", "user": "probe",
+    "install": {"method": "package", "package_binary": "/usr/bin/probe"},
+    "unit": {"description": "probe", "args": ["--web.listen-address=:9999"]},
+}
+UNIT = "__common_unit | dataaggregator.infrastructure.systemd_unit"
+
+
+def test_a_line_break_in_systemd_options_cannot_add_a_setting(tmp_path):
+    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "options": {"WorkingDirectory": UNIT_INJECTION}}}
+    rc, output, _ = render("common", UNIT, tmp_path, {"common_service": service})
+    assert rc != 0
+    assert "systemd unit [Service] WorkingDirectory=: the value holds a line feed" in output
+
+
+def test_hostile_arguments_are_quoted_in_execstart(tmp_path):
+    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "args": ["--label=$HOME \"%n\" \\x"]}}
+    rc, output, value = render("common", UNIT, tmp_path, {"common_service": service})
+    assert rc == 0, output
+    assert 'ExecStart="/usr/bin/probe" "--label=$$HOME \\"%%n\\" \\\\x"\n' in value
+
+
+def test_a_line_break_in_an_argument_is_refused(tmp_path):
+    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "args": [UNIT_INJECTION]}}
+    rc, output, _ = render("common", UNIT, tmp_path, {"common_service": service})
+    assert rc != 0 and "ExecStart=: the value holds a line feed" in output
+
+
+def test_a_secret_environment_with_a_line_break_is_refused_without_showing_it(tmp_path):
+    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "environment_file": "/etc/probe/env",
+                                          "secret_environment": {"PASSWORD": "hunter2-secret\nEVIL=1"}}}
+    rc, output, _ = render("common", "__common_secret_environment_file", tmp_path, {"common_service": service})
+    assert rc != 0
+    assert "the value of PASSWORD holds CR, LF or NUL" in output
+    assert "hunter2-secret" not in output
+
+
+BACKUP_VARS = {"backup_databases": ["app"], "backup_user": "dataaggregator-backup"}
+
+
+def test_a_line_break_in_the_cron_schedule_cannot_add_a_job(tmp_path):
+    rc, output, _ = render("backup", "__backup_crontab_lines", tmp_path,
+                           {**BACKUP_VARS, "backup_cron_schedule": "0 2 * * *\n* * * * * root /bin/sh -c id"})
+    assert rc != 0 and "cron schedule: the value holds a line feed" in output
+
+
+def test_the_crontab_is_rendered_line_by_line(tmp_path):
+    rc, output, value = render("backup", "__backup_crontab_lines", tmp_path, {**BACKUP_VARS, "backup_restore_test_enabled": True})
+    assert rc == 0, output
+    lines = value
+    assert len(lines) == 3 and lines[0].startswith("# Managed by Ansible")
+    assert lines[1].startswith("0 2 * * * dataaggregator-backup nice -n 10 ionice -c 3 ") and lines[1].endswith(" backup")
+    assert lines[2].endswith(" restore-test")
+
+
+def test_a_line_break_in_a_timer_schedule_is_refused(tmp_path):
+    rc, output, _ = render("backup", "__backup_units | map(attribute='sections') | map('dataaggregator.infrastructure.systemd_unit') | list",
+                           tmp_path, {**BACKUP_VARS, "backup_schedule": "*-*-* 02:00:00\nOnCalendar=minutely"})
+    assert rc != 0 and "[Timer] OnCalendar=: the value holds a line feed" in output
+
+
+def test_a_line_break_in_pgbackrest_options_is_refused(tmp_path):
+    rc, output, _ = render("backup", "__backup_pgbackrest_conf | dataaggregator.infrastructure.ini_file(separator='=')", tmp_path,
+                           {**BACKUP_VARS, "backup_method": "pgbackrest",
+                            "backup_pgbackrest_options": {"log-level-console": "info\nrepo1-path=/tmp/stolen"}})
+    assert rc != 0 and "INI [global] log-level-console: the value holds a line feed" in output
