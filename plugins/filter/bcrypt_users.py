@@ -28,9 +28,9 @@ options:
     type: str
     required: true
   cost:
-    description: bcrypt cost factor (4 to 31).
+    description: bcrypt cost factor (4 to 31); 12 is the floor OWASP recommends.
     type: int
-    default: 10
+    default: 12
 """
 
 EXAMPLES = r"""

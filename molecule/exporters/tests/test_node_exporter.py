@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import http_get, inventory_host, play_recap, run_playbook, wait_until
+from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, run_playbook, wait_until
 
 PASSWORD = "molecule-scrape-password"
 ARCHIVE_VERSION = "1.5.0"
@@ -76,7 +76,7 @@ def test_web_config_holds_only_a_hash(host, host_vars):
     assert web_config.mode == 0o640
     assert PASSWORD not in web_config.content_string
     if host_vars.get("exporters_basic_auth_users"):
-        assert "$2b$10$" in web_config.content_string
+        assert "$2b$12$" in web_config.content_string
 
 
 def test_tls_is_served_when_configured(host, host_vars):
@@ -162,3 +162,9 @@ def test_common_role_refuses_to_run_on_its_own():
     assert rc != 0, output
     assert "dataaggregator.infrastructure.common is internal" in output
     assert not inventory_host("exporters-debian12-package").user("rogue").exists
+
+
+@pytest.mark.last
+def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
+    """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
+    assert assert_no_secret_anywhere(extra_secrets=[PASSWORD]) >= 1

@@ -14,7 +14,7 @@ from ansible_collections.dataaggregator.infrastructure.plugins.filter import (
 def test_bcrypt_users_filter_is_registered():
     filters = bcrypt_users.FilterModule().filters()
     hashed = filters["bcrypt_users"]({"prometheus": "pw"}, "seed")
-    assert hashed["prometheus"].startswith("$2b$10$")
+    assert hashed["prometheus"].startswith("$2b$12$")
 
 
 def test_listen_endpoint_filter_is_registered():
