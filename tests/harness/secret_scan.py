@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Search the places an attacker would read for every secret of a run.
 
 The secrets (needles) are the values of every variable that the roles'
@@ -217,7 +216,7 @@ def report(findings: list[Finding], secrets: Mapping[str, str], places: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-i", "--inventory", required=True, help="the inventory whose secrets to look for")
     parser.add_argument("--host", action="append", dest="hosts",
                         help="container to read (repeatable; default: every inventory host)")

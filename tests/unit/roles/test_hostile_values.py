@@ -47,14 +47,14 @@ GRAFANA_VARS = {"grafana_admin_password": "unit-admin-password", "grafana_secret
 
 
 def test_a_line_break_in_grafana_domain_cannot_open_a_section(tmp_path):
-    rc, output, _ = render("grafana", GRAFANA_INI, tmp_path, {**GRAFANA_VARS, "grafana_domain": INJECTION})
+    rc, output, _value = render("grafana", GRAFANA_INI, tmp_path, {**GRAFANA_VARS, "grafana_domain": INJECTION})
     assert rc != 0
     assert "INI [server] domain: the value holds a line feed" in output
 
 
 def test_a_line_break_in_grafana_ini_extra_is_refused(tmp_path):
-    rc, output, _ = render("grafana", GRAFANA_INI, tmp_path,
-                           {**GRAFANA_VARS, "grafana_ini_extra": {"smtp": {"from_name": INJECTION}}})
+    rc, output, _value = render("grafana", GRAFANA_INI, tmp_path,
+                                {**GRAFANA_VARS, "grafana_ini_extra": {"smtp": {"from_name": INJECTION}}})
     assert rc != 0 and "INI [smtp] from_name" in output
 
 
@@ -72,8 +72,8 @@ def test_grafana_ini_secrets_go_to_files_and_grafana_ini_names_them(tmp_path):
 
 
 def test_grafana_ini_secrets_with_a_path_in_their_name_are_refused(tmp_path):
-    rc, output, _ = render("grafana", "__grafana_ini_secrets", tmp_path,
-                           {**GRAFANA_VARS, "grafana_ini_secrets": {"../../etc": {"passwd": "x"}}})
+    rc, output, _value = render("grafana", "__grafana_ini_secrets", tmp_path,
+                                {**GRAFANA_VARS, "grafana_ini_secrets": {"../../etc": {"passwd": "x"}}})
     assert rc != 0 and "must be a plain name" in output
 
 
@@ -97,7 +97,7 @@ UNIT = "__common_unit | dataaggregator.infrastructure.systemd_unit"
 
 def test_a_line_break_in_systemd_options_cannot_add_a_setting(tmp_path):
     service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "options": {"WorkingDirectory": UNIT_INJECTION}}}
-    rc, output, _ = render("common", UNIT, tmp_path, {"common_service": service})
+    rc, output, _value = render("common", UNIT, tmp_path, {"common_service": service})
     assert rc != 0
     assert "systemd unit [Service] WorkingDirectory=: the value holds a line feed" in output
 
@@ -111,14 +111,14 @@ def test_hostile_arguments_are_quoted_in_execstart(tmp_path):
 
 def test_a_line_break_in_an_argument_is_refused(tmp_path):
     service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "args": [UNIT_INJECTION]}}
-    rc, output, _ = render("common", UNIT, tmp_path, {"common_service": service})
+    rc, output, _value = render("common", UNIT, tmp_path, {"common_service": service})
     assert rc != 0 and "ExecStart=: the value holds a line feed" in output
 
 
 def test_a_secret_environment_with_a_line_break_is_refused_without_showing_it(tmp_path):
     service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "environment_file": "/etc/probe/env",
                                           "secret_environment": {"PASSWORD": "hunter2-secret\nEVIL=1"}}}
-    rc, output, _ = render("common", "__common_secret_environment_file", tmp_path, {"common_service": service})
+    rc, output, _value = render("common", "__common_secret_environment_file", tmp_path, {"common_service": service})
     assert rc != 0
     assert "the value of PASSWORD holds CR, LF or NUL" in output
     assert "hunter2-secret" not in output
@@ -128,8 +128,8 @@ BACKUP_VARS = {"backup_databases": ["app"], "backup_user": "dataaggregator-backu
 
 
 def test_a_line_break_in_the_cron_schedule_cannot_add_a_job(tmp_path):
-    rc, output, _ = render("backup", "__backup_crontab_lines", tmp_path,
-                           {**BACKUP_VARS, "backup_cron_schedule": "0 2 * * *\n* * * * * root /bin/sh -c id"})
+    rc, output, _value = render("backup", "__backup_crontab_lines", tmp_path,
+                                {**BACKUP_VARS, "backup_cron_schedule": "0 2 * * *\n* * * * * root /bin/sh -c id"})
     assert rc != 0 and "cron schedule: the value holds a line feed" in output
 
 
@@ -143,13 +143,13 @@ def test_the_crontab_is_rendered_line_by_line(tmp_path):
 
 
 def test_a_line_break_in_a_timer_schedule_is_refused(tmp_path):
-    rc, output, _ = render("backup", "__backup_units | map(attribute='sections') | map('dataaggregator.infrastructure.systemd_unit') | list",
-                           tmp_path, {**BACKUP_VARS, "backup_schedule": "*-*-* 02:00:00\nOnCalendar=minutely"})
+    rc, output, _value = render("backup", "__backup_units | map(attribute='sections') | map('dataaggregator.infrastructure.systemd_unit') | list",
+                                tmp_path, {**BACKUP_VARS, "backup_schedule": "*-*-* 02:00:00\nOnCalendar=minutely"})
     assert rc != 0 and "[Timer] OnCalendar=: the value holds a line feed" in output
 
 
 def test_a_line_break_in_pgbackrest_options_is_refused(tmp_path):
-    rc, output, _ = render("backup", "__backup_pgbackrest_conf | dataaggregator.infrastructure.ini_file(separator='=')", tmp_path,
-                           {**BACKUP_VARS, "backup_method": "pgbackrest",
-                            "backup_pgbackrest_options": {"log-level-console": "info\nrepo1-path=/tmp/stolen"}})
+    rc, output, _value = render("backup", "__backup_pgbackrest_conf | dataaggregator.infrastructure.ini_file(separator='=')", tmp_path,
+                                {**BACKUP_VARS, "backup_method": "pgbackrest",
+                                 "backup_pgbackrest_options": {"log-level-console": "info\nrepo1-path=/tmp/stolen"}})
     assert rc != 0 and "INI [global] log-level-console: the value holds a line feed" in output

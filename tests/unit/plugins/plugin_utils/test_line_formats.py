@@ -123,7 +123,7 @@ def read_environment_file(text: str) -> dict:
     """systemd's reading of a NAME="value" line: \\ escapes ", \\, $ and the backquote."""
     variables = {}
     for line in text.splitlines():
-        name, _, quoted = line.partition("=")
+        name, _equals, quoted = line.partition("=")
         assert quoted.startswith('"') and quoted.endswith('"'), line
         body, value, escaped = quoted[1:-1], [], False
         for character in body:
