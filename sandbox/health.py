@@ -12,6 +12,7 @@ did not succeed or a secret was found in a log.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import time
@@ -23,9 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "harness"
 import secret_scan  # noqa: E402
 
 
+# Prometheus's basic-auth login (the shared inventory turns it on), set by main().
+CREDENTIALS: dict = {}
+
+
 def get(base: str, path: str, **params) -> dict:
     url = f"{base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (a local http URL)
+    request = urllib.request.Request(url)
+    if CREDENTIALS:
+        token = base64.b64encode(f"{CREDENTIALS['user']}:{CREDENTIALS['password']}".encode()).decode()
+        request.add_header("Authorization", "Basic " + token)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (a local http URL)
         return json.load(response)
 
 
@@ -77,12 +86,16 @@ def main(argv=None) -> int:
     parser.add_argument("--prometheus", default="http://127.0.0.1:9090")
     parser.add_argument("--alertmanager", default="http://127.0.0.1:9093")
     parser.add_argument("--grafana", default="", help="empty: no real Grafana in this sandbox")
+    parser.add_argument("--user", default="prometheus", help="basic-auth user of Prometheus and Alertmanager")
+    parser.add_argument("--password", default="", help="its password; empty: no login")
     parser.add_argument("--grafana-user", default="admin")
     parser.add_argument("--grafana-password", default="")
     parser.add_argument("--wait", action="store_true", help="give targets and the first backup up to 3 minutes")
     parser.add_argument("--secrets-inventory", default="",
                         help="search every host of this inventory (containers) for its vault's secrets in their logs")
     args = parser.parse_args(argv)
+    if args.password:
+        CREDENTIALS.update(user=args.user, password=args.password)
     if args.wait:
         wait(args.prometheus, 180)
 
@@ -99,8 +112,9 @@ def main(argv=None) -> int:
         leaks = (findings, len(secrets), places)
 
     print("\nThe Data Aggregator sandbox")
-    print(f"  Prometheus     {args.prometheus.replace('127.0.0.1', 'localhost')}   (no login)")
-    print(f"  Alertmanager   {args.alertmanager.replace('127.0.0.1', 'localhost')}   (no login)")
+    login = f"(user {args.user}, password {args.password})" if args.password else "(no login)"
+    print(f"  Prometheus     {args.prometheus.replace('127.0.0.1', 'localhost')}   {login}")
+    print(f"  Alertmanager   {args.alertmanager.replace('127.0.0.1', 'localhost')}   {login}")
     if args.grafana:
         print(f"  Grafana        {args.grafana.replace('127.0.0.1', 'localhost')}   "
               f"(user {args.grafana_user}, password {args.grafana_password})")

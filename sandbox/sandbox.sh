@@ -99,13 +99,18 @@ up() {
   health --wait
 }
 
+# One value of the sandbox's vault (its throwaway secrets, shown to the sandbox's user).
+vault_value() {
+  ansible-vault view --vault-password-file "$VAULT_PASSWORD_FILE" "$VAULT" | awk -v key="$1:" '$1 == key {print $2}'
+}
+
 health() {
   ANSIBLE_VAULT_PASSWORD_FILE=$VAULT_PASSWORD_FILE \
   python3 "$REPO_ROOT/sandbox/health.py" --prometheus http://127.0.0.1:9090 --alertmanager http://127.0.0.1:9093 \
     --secrets-inventory "$INVENTORY" \
     --grafana "$(grep -qs '^grafana ' "$CACHE_DIR/mirror/real-artifacts.txt" && echo http://127.0.0.1:3001)" \
-    --grafana-password "$(ansible-vault view --vault-password-file "$VAULT_PASSWORD_FILE" "$VAULT" \
-                          | awk '$1 == "vault_grafana_admin_password:" {print $2}')" "$@"
+    --password "$(vault_value vault_prometheus_scrape_password)" \
+    --grafana-password "$(vault_value vault_grafana_admin_password)" "$@"
 }
 
 fault() {

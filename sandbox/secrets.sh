@@ -37,6 +37,8 @@ vault_slack_webhook_url: http://$app_host:8080/slack/T0SANDBOX/B0SANDBOX/$(secre
 vault_pagerduty_service_key: $(secret)
 vault_postgres_exporter_password: $(secret)
 vault_redis_password: $(secret)
+vault_prometheus_scrape_password: $(secret)
+vault_grafana_datasource_password: $(secret)
 vault_aws_access_key_id: $(secret)
 vault_aws_secret_access_key: $(secret)
 VAULT

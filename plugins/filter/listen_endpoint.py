@@ -40,11 +40,14 @@ _value:
       type: int
 """
 
-from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import listen_endpoint
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import (
+    listen_endpoint,
+    unauthenticated_listeners,
+)
 
 
 class FilterModule:
     """Listen-address filters."""
 
     def filters(self):
-        return {"listen_endpoint": listen_endpoint}
+        return {"listen_endpoint": listen_endpoint, "unauthenticated_listeners": unauthenticated_listeners}

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import listen_endpoint
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import listen_endpoint, listen_scope
 
 # The exporters of the exporters role: the variables that switch them on and
 # set their address, their defaults, and the group that enables them by default
@@ -33,7 +33,8 @@ EXPORTERS = {
     "node": {"group": None, "port": 9100, "web": True},
     "postgres": {"group": "postgres", "port": 9187, "web": True},
     "redis": {"group": "redis", "port": 9121, "web": True},
-    "blackbox": {"group": "prometheus", "port": 9115, "web": True},
+    # On loopback by default: the Prometheus of the same host sends it the probes.
+    "blackbox": {"group": "prometheus", "port": 9115, "web": True, "default_listen": "127.0.0.1:9115"},
     # cAdvisor has no exporter-toolkit web config: always plain HTTP.
     "cadvisor": {"group": "docker", "port": 8080, "web": False},
 }
@@ -155,6 +156,8 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
     hostvars and groups are Ansible's magic variables. options (all optional):
       environment         value of the environment target label
       self_address        HOST:PORT of this Prometheus (job "prometheus")
+      self_host           this Prometheus's inventory name: a service on loopback is scraped
+                          (and the blackbox exporter sent probes) only on this host
       scrape_username     basic-auth user Prometheus uses against exporters with basic auth
       ca_file             CA bundle on the Prometheus host for exporters that serve TLS
       backend_group       inventory group of the platform backend (default "backend")
@@ -186,7 +189,9 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
             vars_of_host = hostvars.get(host, {})
             if not _enabled(vars_of_host, host, groups, f"exporters_{name}_enabled", spec["group"]):
                 continue
-            listen = vars_of_host.get(f"exporters_{name}_listen_address") or f"0.0.0.0:{spec['port']}"
+            listen = vars_of_host.get(f"exporters_{name}_listen_address") or spec.get("default_listen") or f"0.0.0.0:{spec['port']}"
+            if not _reachable(host, listen, options):
+                continue
             web = _web_access(vars_of_host, host, "exporters_basic_auth_users", "exporters_tls_cert", username) if spec["web"] else {}
             targets.append(_scrape_target(vars_of_host, host, listen, environment, ca_file, web))
         configs.extend(_jobs(name, targets))
@@ -196,6 +201,8 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
         for host in _group_hosts(groups, spec["group"]):
             vars_of_host = hostvars.get(host, {})
             listen = service_listen(vars_of_host, spec)
+            if not _reachable(host, listen, options):
+                continue
             web = _web_access(vars_of_host, host, spec.get("users_var"), spec["tls_var"], username) if "tls_var" in spec else {}
             targets.append(_scrape_target(vars_of_host, host, listen, environment, ca_file, web))
         configs.extend(_jobs(name, targets))
@@ -227,18 +234,42 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
             ("blackbox-tcp", "tcp_connect", list(options.get("blackbox_tcp_targets") or [])),
             ("blackbox-icmp", "icmp", list(options.get("blackbox_icmp_targets") or [])),
         ]
+        # The blackbox exporter of this host demands what its web config says.
+        self_host = options.get("self_host")
+        access = (_web_access(hostvars.get(self_host, {}), self_host, "exporters_basic_auth_users", "exporters_tls_cert", username)
+                  if self_host else {"scheme": "http"})
         for job, module, targets in probes:
             if targets:
-                configs.append(_probe_job(job, module, targets, blackbox, environment))
+                configs.append(_probe_job(job, module, targets, blackbox, environment, access, ca_file, self_host))
     return configs
 
 
-def _probe_job(job: str, module: str, targets: list, blackbox: str, environment: str) -> dict:
+def _reachable(host: str, listen: str, options: Mapping) -> bool:
+    """Whether this Prometheus can reach a service: one on loopback only from its own host."""
+    self_host = options.get("self_host")
+    if not self_host or host == self_host:
+        return True
+    try:
+        return listen_scope(listen) != "loopback"
+    except AnsibleFilterError as exc:
+        raise AnsibleFilterError(f"host {host}: {exc.message}") from None
+
+
+def _probe_job(job: str, module: str, targets: list, blackbox: str, environment: str,
+               access: Mapping | None = None, ca_file=None, server_name=None) -> dict:
     labels = {"module": module}
     if environment:
         labels["environment"] = environment
+    access = access or {"scheme": "http"}
+    client = {"scheme": access["scheme"]}
+    if access.get("username"):
+        client["basic_auth"] = {"username": access["username"], "password": access["password"]}
+    if access["scheme"] == "https":
+        # The exporter's certificate names the host, not the loopback address it is reached on.
+        client["tls_config"] = {key: value for key, value in (("ca_file", ca_file), ("server_name", server_name)) if value}
     return {
         "job_name": job,
+        **client,
         "metrics_path": "/probe",
         "params": {"module": [module]},
         "static_configs": [{"targets": targets, "labels": labels}],

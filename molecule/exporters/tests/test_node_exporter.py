@@ -147,6 +147,8 @@ def test_corrupted_archive_fails_and_keeps_the_installed_binary():
         ('{"exporters_install_method": "tarball"}', "exporters_install_method"),
         ('{"exporters_node_enabled": "perhaps"}', "exporters_node_enabled"),
         ('{"exporters_node_collectors_enabled": {"systemd": true}}', "exporters_node_collectors_enabled"),
+        # node_exporter on 0.0.0.0 with no basic auth or TLS, the switch off.
+        ('{"exporters_listen_public": false}', "exporters_listen_public: true if something in front authenticates"),
     ],
 )
 def test_bad_input_stops_the_play_before_any_change(extra_vars, named):

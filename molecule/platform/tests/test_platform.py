@@ -52,7 +52,8 @@ def app():
 
 
 def api(monitor, path):
-    response = http_get(monitor, f"{API}/{path}")
+    # Prometheus demands basic auth, as the shared inventory sets it up.
+    response = http_get(monitor, f"{API}/{path}", user="prometheus", password=vault()["vault_prometheus_scrape_password"])
     assert response["status"] == 200, response
     return json.loads(response["body"])["data"]
 
@@ -84,13 +85,29 @@ def test_no_secret_of_the_vault_appears_in_any_play_output():
     # prepare, converge, the idempotence run and the --check --diff run above
     assert output.count("PLAY RECAP") >= 4, "the plays' log is missing runs"
     secrets = vault()
-    assert len(secrets) == 9
+    assert len(secrets) == 11
     leaked = [name for name, value in secrets.items() if str(value) in output]
     # The Slack URL's secret part is its last path segment.
     leaked += [f"{name} (token)" for name, value in secrets.items()
                if name == "vault_slack_webhook_url" and value.rsplit("/", 1)[-1] in output]
     assert not leaked, f"in the plays' output: {leaked}"
     assert Path(os.environ["ANSIBLE_VAULT_PASSWORD_FILE"]).read_text().strip() not in output
+
+
+def test_prometheus_and_alertmanager_refuse_anonymous_requests_and_blackbox_is_on_loopback(monitor):
+    for url in ("http://localhost:9090/api/v1/targets", "http://localhost:9093/api/v2/status"):
+        assert http_get(monitor, url)["status"] == 401, url
+    assert http_get(monitor, "http://localhost:9093/api/v2/status", user="grafana",
+                    password=vault()["vault_grafana_datasource_password"])["status"] == 200
+    # blackbox_exporter answers its own host's Prometheus on loopback, and no one on the network.
+    connect = "python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], 9115), 3)' {}"
+    assert monitor.run(connect.format("127.0.0.1")).rc == 0
+    assert monitor.run(connect.format(MONITOR)).rc != 0
+
+
+def test_the_exporters_refuse_anonymous_scrapes(monitor):
+    for host, port in ((DB, 9187), ("da-stack-cache", 9121), (APP, 9100)):
+        assert http_get(monitor, f"http://{host}:{port}/metrics")["status"] == 401, host
 
 
 def test_every_target_is_up_and_every_host_is_scraped(monitor):

@@ -61,7 +61,7 @@ def test_a_filled_vault_passes_the_preflight(tmp_path):
     # The play site.yml starts with, alone: the next ones would reach for the hosts.
     result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", "-e", f"@{vault}")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert recap(result.stdout) == {"localhost": {"ok": 1, "failed": 0}}
+    assert recap(result.stdout) == {"localhost": {"ok": 2, "failed": 0}}
 
 
 def test_a_secret_not_needed_by_the_inventory_is_not_asked_for(tmp_path):
@@ -129,7 +129,10 @@ def rendered(tmp_path, expression: str, *inventories: str):
         "tasks": [{"ansible.builtin.copy": {"content": "{{ " + expression + " | to_json }}", "dest": str(output), "mode": "0600"}}],
     }]))
     arguments = [argument for inventory in inventories for argument in ("-i", inventory)]
-    result = ansible("ansible-playbook", *arguments, str(playbook))
+    # A filled vault: the scrape configs and datasources carry the basic-auth passwords.
+    vault = tmp_path / "unit-vault.yml"
+    vault.write_text(yaml.safe_dump({name: f"unit-{name}" for name in EXAMPLE}))
+    result = ansible("ansible-playbook", *arguments, str(playbook), "-e", f"@{vault}")
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(output.read_text())
 
@@ -159,7 +162,7 @@ def test_a_host_added_to_postgres_is_scraped_and_backed_up(tmp_path):
     before = scrape_targets(tmp_path, "inventories/production")
     assert before["postgres"] == ["db1.dataaggregator.example"]
     extra = tmp_path / "more.yml"
-    extra.write_text(yaml.safe_dump({"postgres": {"hosts": {"db2.dataaggregator.example": None}}}))
+    extra.write_text(yaml.safe_dump({"postgres": {"hosts": {"db2.dataaggregator.example": {"private_address": "10.20.0.32"}}}}))
     after = scrape_targets(tmp_path, "inventories/production", str(extra))
     assert sorted(after["postgres"]) == ["db1.dataaggregator.example", "db2.dataaggregator.example"]
     assert "db2.dataaggregator.example" in after["node"]
@@ -188,3 +191,71 @@ def test_the_sandbox_has_the_production_layout_and_the_shared_settings():
             assert monitor[variable] == value, variable
     assert monitor["prometheus_environment"] == "sandbox" and monitor["backup_retention_days"] == 7
     assert monitor["backup_s3_bucket"] == ""
+
+
+# The roles' own lists of what listens (what their preflights check), for each host they run on.
+LISTENERS = {"prometheus": ("prometheus", "__prometheus_listeners"), "alertmanager": ("alertmanager", "__alertmanager_listeners"),
+             "exporters": ("all", "__exporters_listeners"), "promtail": ("promtail", "__promtail_listeners")}
+
+
+def listeners_by_host(tmp_path, inventory: str) -> dict:
+    """{host: [listener, ...]} as the roles' preflights see them, with the roles' defaults beneath the inventory."""
+    defaults = {}
+    for role in LISTENERS:
+        defaults.update(yaml.safe_load((ROOT / f"roles/{role}/defaults/main.yml").read_text()))
+    # As inventory variables of 'all' in a file: beneath the inventory's group_vars, as role defaults are.
+    (tmp_path / "defaults.yml").write_text(yaml.safe_dump({"all": {"vars": defaults}}))
+    vault = tmp_path / "unit-vault.yml"
+    vault.write_text(yaml.safe_dump({name: f"unit-{name}" for name in EXAMPLE}))
+    out = tmp_path / "listeners"
+    out.mkdir()
+    selected = " + ".join(f"({variable} if '{group}' == 'all' or '{group}' in group_names else [])"
+                          for group, variable in LISTENERS.values())
+    (tmp_path / "listeners.yml").write_text(yaml.safe_dump([{
+        "hosts": "all", "gather_facts": False,
+        "vars_files": [str(ROOT / f"roles/{role}/vars/main.yml") for role in LISTENERS],
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ (" + selected + ") | to_json }}",
+                                            "dest": str(out) + "/{{ inventory_hostname }}.json", "mode": "0600"}}],
+    }]))
+    result = ansible("ansible-playbook", "-i", str(tmp_path / "defaults.yml"), "-i", f"inventories/{inventory}",
+                     str(tmp_path / "listeners.yml"), "-e", f"@{vault}", "-e", "ansible_connection=local",
+                     "-e", f"ansible_python_interpreter={sys.executable}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+
+
+@pytest.mark.parametrize("inventory", ["production", "staging"])
+def test_no_service_of_the_inventory_listens_openly_without_authentication(tmp_path, inventory):
+    from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import (
+        listen_scope,
+        unauthenticated_listeners,
+    )
+
+    by_host = listeners_by_host(tmp_path, inventory)
+    assert len(by_host) >= 4
+    for host, listeners in by_host.items():
+        assert unauthenticated_listeners(listeners) == [], host
+        for listener in listeners:
+            # Not merely allowed by a switch: authenticated, or on a private or loopback address.
+            assert listener["allow_public"] in (False, "False"), (host, listener["name"])
+            scope = listen_scope(listener["address"])
+            assert listener["authenticated"] in (True, "True") or scope in ("private", "loopback"), (host, listener)
+            if listener["name"].startswith("blackbox_exporter"):
+                assert scope == "loopback", host
+    names = {listener["name"].split()[0] for listeners in by_host.values() for listener in listeners}
+    assert {"Prometheus", "Alertmanager", "node_exporter", "postgres_exporter", "redis_exporter", "blackbox_exporter",
+            "cAdvisor", "Promtail"} <= names
+    if inventory == "production":
+        assert any("gossip" in listener["name"] for listeners in by_host.values() for listener in listeners)
+
+
+def test_a_host_added_without_its_private_address_is_named_by_the_preflight(tmp_path):
+    vault = tmp_path / "vault.yml"
+    vault.write_text(yaml.safe_dump({name: f"filled-{index}" for index, name in enumerate(EXAMPLE)}))
+    extra = tmp_path / "more.yml"
+    extra.write_text(yaml.safe_dump({"postgres": {"hosts": {"db2.dataaggregator.example": None}}}))
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", "-i", str(extra),
+                     "-e", f"@{vault}")
+    assert result.returncode != 0
+    assert "Set private_address (the host's address on the fleet's private network) for db2.dataaggregator.example in" \
+        in flat(result.stdout + result.stderr)

@@ -39,7 +39,8 @@ def test_every_host_gets_node_and_group_members_get_their_exporter():
     assert targets(configs, "node") == sorted(f"{h}:9100" for h in groups["all"])
     assert targets(configs, "postgres") == ["db1:9187", "db2:9187"]
     assert targets(configs, "redis") == ["cache1:9121"]
-    assert targets(configs, "blackbox") == ["mon1:9115"]
+    # On loopback by default: the Prometheus of the same host scrapes it.
+    assert targets(configs, "blackbox") == ["127.0.0.1:9115"]
     assert targets(configs, "cadvisor") == []
     assert targets(configs, "backend") == ["app1:8001"]
     assert targets(configs, "alertmanager") == ["am1:9093", "am2:9093"]
@@ -198,3 +199,31 @@ def test_loki_is_scraped_where_it_listens_and_promtail_everywhere_it_runs():
     # Loki's default is loopback (it has no authentication); a private address is scraped there.
     assert targets(configs, "loki") == ["10.3.0.2:3100", "127.0.0.1:3100"]
     assert targets(configs, "promtail") == ["app1:9080", "db1:9080"]
+
+
+def test_a_service_on_loopback_is_scraped_only_by_the_prometheus_of_its_own_host():
+    hostvars, groups = inventory()
+    groups["prometheus"] = ["mon1", "db1"]  # a second Prometheus: its blackbox on loopback too
+    hostvars["app1"]["exporters_node_listen_address"] = "127.0.0.1:9100"
+    configs = _scrape.scrape_configs(hostvars, groups, {"self_host": "mon1"})
+    assert targets(configs, "blackbox") == ["127.0.0.1:9115"]
+    assert [c["labels"]["inventory_hostname"] for c in job(configs, "blackbox")[0]["static_configs"]] == ["mon1"]
+    assert "127.0.0.1:9100" not in targets(configs, "node"), "app1's loopback node_exporter is out of reach"
+    # Without self_host (older callers), every target is kept as before.
+    assert "127.0.0.1:9100" in targets(_scrape.scrape_configs(hostvars, groups, {}), "node")
+
+
+def test_probes_carry_the_credentials_that_the_local_blackbox_exporter_demands():
+    hostvars, groups = inventory()
+    hostvars["mon1"]["exporters_basic_auth_users"] = {"prometheus": "scrape-password"}
+    configs = _scrape.scrape_configs(hostvars, groups, {
+        "self_host": "mon1", "blackbox_address": "127.0.0.1:9115", "backend_health_paths": ["/health/live"]})
+    (health,) = job(configs, "blackbox-health")
+    assert health["scheme"] == "http"
+    assert health["basic_auth"] == {"username": "prometheus", "password": "scrape-password"}
+    hostvars["mon1"]["exporters_tls_cert"] = "PEM"
+    (health,) = job(_scrape.scrape_configs(hostvars, groups, {
+        "self_host": "mon1", "blackbox_address": "127.0.0.1:9115", "ca_file": "/etc/prometheus/scrape-ca.pem",
+        "backend_health_paths": ["/health/live"]}), "blackbox-health")
+    assert health["scheme"] == "https"
+    assert health["tls_config"] == {"ca_file": "/etc/prometheus/scrape-ca.pem", "server_name": "mon1"}
