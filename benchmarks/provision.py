@@ -292,6 +292,7 @@ def suite_site(workdir, count):
     shutil.copy(REPO / "inventories/sandbox/group_vars/all/main.yml", group_vars / "all/main.yml")
     shutil.copy(REPO / "inventories/shared/all.yml", group_vars / "all/shared.yml")
     shutil.copy(REPO / "inventories/sandbox/group_vars/sandbox.yml", group_vars / "sandbox.yml")
+    shutil.copy(REPO / "inventories/sandbox/group_vars/redis.yml", group_vars / "redis.yml")
     password_file = workdir / "vault-password"
     run([str(REPO / "sandbox/secrets.sh"), str(group_vars / "all/vault.yml"), str(password_file),
          groups["backend"][0]], capture_output=True)

@@ -106,7 +106,10 @@ def test_prometheus_and_alertmanager_refuse_anonymous_requests_and_blackbox_is_o
 
 
 def test_the_exporters_refuse_anonymous_scrapes(monitor):
-    for host, port in ((DB, 9187), ("da-stack-cache", 9121), (APP, 9100)):
+    # Not the cache host's: its redis_exporter (Debian 12's 1.45, from the
+    # mirror) cannot check basic auth, so inventories/sandbox/group_vars/redis.yml
+    # keeps that host's exporters on its private address instead.
+    for host, port in ((DB, 9187), (DB, 9100), (APP, 9100)):
         assert http_get(monitor, f"http://{host}:{port}/metrics")["status"] == 401, host
 
 
