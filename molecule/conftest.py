@@ -81,6 +81,23 @@ def inventory_host(name: str):
     return testinfra.get_host(f"docker://{name}")
 
 
+def inventory_groups() -> dict:
+    """{group: [host, ...]} of the scenario's inventory, child groups' hosts included."""
+    completed = subprocess.run(["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--list"],
+                               capture_output=True, text=True, check=True)
+    listing = json.loads(completed.stdout)
+
+    def hosts_of(name, seen=()):
+        group = listing.get(name, {})
+        hosts = list(group.get("hosts", []))
+        for child in group.get("children", []):
+            if child not in seen:
+                hosts += [host for host in hosts_of(child, (*seen, name)) if host not in hosts]
+        return hosts
+
+    return {name: hosts_of(name) for name in listing if name != "_meta"}
+
+
 def start_unit(host, unit):
     """Start a unit (a oneshot job waits until done); returns (succeeded, its journal since the start)."""
     cursor = host.run("journalctl -n 0 --show-cursor -q | tail -1").stdout.split("cursor: ")[-1].strip()
