@@ -7,15 +7,9 @@ render, naming the setting, and never add a line of its own.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import yaml
-
-from conftest import ROOT
+from conftest import render_role
 
 INJECTION = "x\n[auth.anonymous]\nenabled = true"
 UNIT_INJECTION = "x\nExecStartPre=/bin/sh -c 'touch /tmp/pwned'"
@@ -23,23 +17,7 @@ UNIT_INJECTION = "x\nExecStartPre=/bin/sh -c 'touch /tmp/pwned'"
 
 def render(role: str, expression: str, tmp_path: Path, extra_vars: dict | None = None):
     """(rc, output, value): one Jinja expression evaluated with the role's defaults and vars."""
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
-        {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
-    output = tmp_path / "rendered.json"
-    output.unlink(missing_ok=True)
-    playbook = [{
-        "hosts": "localhost", "gather_facts": False,
-        "vars_files": [str(ROOT / f"roles/{role}/defaults/main.yml"), str(ROOT / f"roles/{role}/vars/main.yml")],
-        "tasks": [{"ansible.builtin.copy": {"content": "{{ %s | to_json }}" % expression, "dest": str(output), "mode": "0600"}}],
-    }]
-    (tmp_path / "render.yml").write_text(yaml.safe_dump(playbook))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
-         str(tmp_path / "render.yml"), "-e", json.dumps(extra_vars or {})],
-        capture_output=True, text=True, env=env, check=False, cwd=tmp_path)
-    value = json.loads(output.read_text()) if result.returncode == 0 else None
-    return result.returncode, result.stdout + result.stderr, value
+    return render_role(role, expression, tmp_path, extra_vars)
 
 
 GRAFANA_INI = "__grafana_ini | dataaggregator.infrastructure.ini_file"

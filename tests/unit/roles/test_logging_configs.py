@@ -9,15 +9,11 @@ https://grafana.com/docs/loki/latest/send-data/promtail/configuration/).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import ROOT
+from conftest import render_role
 
 # Keys of each block, from Loki's configuration reference.
 LOKI_REFERENCE = {
@@ -40,24 +36,9 @@ PROMTAIL_SERVER = {"http_listen_address", "http_listen_port", "grpc_listen_port"
 
 def render(role: str, variable: str, tmp_path: Path, extra_vars: dict | None = None, groups: dict | None = None):
     """Render one of the role's variables with its defaults and vars, as ansible-playbook would."""
-    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                                 "ansible_python_interpreter": sys.executable}},
-                         "children": {name: {"hosts": {host: {} for host in hosts}} for name, hosts in (groups or {}).items()}}}
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    output = tmp_path / "rendered.json"
-    playbook = [{
-        "hosts": "localhost", "gather_facts": False,
-        "vars_files": [str(ROOT / f"roles/{role}/defaults/main.yml"), str(ROOT / f"roles/{role}/vars/main.yml")],
-        "tasks": [{"ansible.builtin.copy": {"content": "{{ %s | to_json }}" % variable, "dest": str(output), "mode": "0600"}}],
-    }]
-    (tmp_path / "render.yml").write_text(yaml.safe_dump(playbook))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
-         str(tmp_path / "render.yml"), "-e", json.dumps(extra_vars or {})],
-        capture_output=True, text=True, env=env, check=False, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(output.read_text())
+    rc, output, value = render_role(role, variable, tmp_path, extra_vars, groups)
+    assert rc == 0, output
+    return value
 
 
 @pytest.fixture(scope="module")
