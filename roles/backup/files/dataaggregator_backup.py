@@ -172,7 +172,7 @@ class Config:
         self.connection = data.get("connection", {})
         self.retention_days = float(data.get("retention_days", 30))
         self.keep_min = int(data.get("keep_min", 3))
-        self.lock_file = data.get("lock_file", "/run/lock/dataaggregator-backup.lock")
+        self.lock_file = data.get("lock_file", "/run/dataaggregator-backup/lock")
         self.state_file = data.get("state_file", "/var/lib/dataaggregator-backup/state.json")
         self.metrics_file = data.get("metrics_file", "")
         self.notify = data.get("notify", {})
@@ -741,7 +741,9 @@ class ScratchCluster:
             conf.write(f"port = {self.port}\nlisten_addresses = ''\nunix_socket_directories = '{self.directory}'\n"
                        # No hot standby: it would demand the source's connection limits, and
                        # nothing needs to read the copy before recovery has ended.
-                       "archive_mode = off\nhot_standby = off\nshared_buffers = 64MB\n")
+                       "archive_mode = off\nhot_standby = off\nshared_buffers = 64MB\n"
+                       # The strict sandbox refuses writable and executable memory, which JIT needs.
+                       "jit = off\n")
         with open(os.path.join(self.data, "pg_hba.conf"), "w", encoding="utf-8") as hba:
             hba.write("local all all peer\n")
         with open(os.path.join(self.data, "pg_ident.conf"), "w", encoding="utf-8"):
