@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "harness"))
 import secret_scan  # noqa: E402  (the harness's, shared with the sandbox's health check)
@@ -200,3 +201,42 @@ def assert_no_secret_anywhere(extra_secrets=(), playbook="converge.yml"):
     kept.write_text(report + "\n", encoding="utf-8")
     assert not findings, report
     return len(secrets)
+
+
+EXPOSURE_LIMITS = Path(__file__).resolve().parents[1] / "tests" / "unit" / "roles" / "unit_exposure.yml"
+EXPOSURE_SCORE = re.compile(r"Overall exposure level for (\S+): (\d+\.\d+)")
+
+
+def assert_units_within_exposure_limits(profile="basic"):
+    """Score every unit the collection installed on every host with systemd-analyze security, on the running system.
+
+    The collection's units are those whose file carries Ansible's managed
+    header; each must have a limit in tests/unit/roles/unit_exposure.yml (the
+    one the offline unit test holds), for the profile auto picks in these
+    containers, and run under that profile. The figures are kept in
+    .cache/exposure/<scenario>.txt. Returns the number of units scored.
+    """
+    limits = yaml.safe_load(EXPOSURE_LIMITS.read_text(encoding="utf-8"))[profile]
+    lines, over = [], []
+    for name in inventory_groups()["all"]:
+        host = inventory_host(name)
+        units = host.run("grep -l -F 'Ansible managed' /etc/systemd/system/*.service").stdout.split()
+        for unit in sorted(Path(path).name for path in units):
+            assert unit in limits, f"{unit} on {name} has no exposure limit in {EXPOSURE_LIMITS.name}"
+            sandbox = host.run(f"systemctl show -p ProtectSystem --value {unit}").stdout.strip()
+            assert sandbox == "strict", f"{unit} on {name} does not run under the {profile} profile (ProtectSystem={sandbox})"
+            result = host.run(f"systemd-analyze security --no-pager {unit}")
+            match = EXPOSURE_SCORE.search(result.stdout + result.stderr)
+            assert match, result.stdout + result.stderr
+            score = float(match.group(2))
+            lines.append(f"{name} {unit} {score} (limit {limits[unit]})")
+            if score > limits[unit]:
+                over.append(lines[-1])
+    assert lines, "no unit of the collection found: the check would prove nothing"
+    kept = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / "exposure" / f"{scenario_dir().name}.txt"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    assert not over, f"more exposed than the limit: {over}"
+    return len(lines)
+

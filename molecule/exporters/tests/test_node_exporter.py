@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, run_playbook, wait_until
+from conftest import (
+    assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_host, play_recap,
+    run_playbook, wait_until,
+)
 
 PASSWORD = "molecule-scrape-password"
 ARCHIVE_VERSION = "1.5.0"
@@ -171,3 +174,8 @@ def test_common_role_refuses_to_run_on_its_own():
 def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
     """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
     assert assert_no_secret_anywhere(extra_secrets=[PASSWORD]) >= 1
+
+
+def test_every_unit_of_the_collection_is_within_its_exposure_limit():
+    # systemd-analyze security on the running hosts, against the limits the offline unit test holds.
+    assert assert_units_within_exposure_limits() >= 1

@@ -16,7 +16,10 @@ import uuid
 
 import pytest
 import yaml
-from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, require_real, run_playbook, wait_until
+from conftest import (
+    assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_host, play_recap,
+    require_real, run_playbook, wait_until,
+)
 
 LOGS = "logs-debian12"
 LOKI = "http://127.0.0.1:3100"
@@ -306,3 +309,8 @@ def test_retention_is_in_force(logs, real_stack):
 def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
     """Every secret of the scenario: not in a -vvv --diff run's output, any host's journal or /var/log."""
     assert assert_no_secret_anywhere(extra_secrets=[f"molecule-s3-secret-{RUN}"]) >= 1
+
+
+def test_every_unit_of_the_collection_is_within_its_exposure_limit():
+    # systemd-analyze security on the running hosts, against the limits the offline unit test holds.
+    assert assert_units_within_exposure_limits() >= 1

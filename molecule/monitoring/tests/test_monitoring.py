@@ -6,7 +6,10 @@ import json
 import urllib.parse
 
 import pytest
-from conftest import assert_no_secret_anywhere, http_get, inventory_host, play_recap, run_playbook, served_as_standin, wait_until
+from conftest import (
+    assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_host, play_recap,
+    run_playbook, served_as_standin, wait_until,
+)
 
 # Prometheus demands TLS (a certificate from the scenario's CA) and basic auth.
 API = "https://localhost:9090/api/v1"
@@ -311,3 +314,8 @@ def test_no_secret_in_any_hosts_logs_or_the_verbose_output():
     extra = [PG_PASSWORD, REDIS_PASSWORD, SCRAPE_PASSWORD, PROMETHEUS_PASSWORD, REMOTE_WRITE_TOKEN, "molecule-grafana-admin-rotated",
              "molecule-grafana-admin-diff", "molecule-grafana-secret-key-diff"]
     assert assert_no_secret_anywhere(extra_secrets=extra) >= len(extra)
+
+
+def test_every_unit_of_the_collection_is_within_its_exposure_limit():
+    # systemd-analyze security on the running hosts, against the limits the offline unit test holds.
+    assert assert_units_within_exposure_limits() >= 1

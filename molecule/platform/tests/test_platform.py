@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
-from conftest import assert_no_secret_anywhere, http_get, inventory_groups, inventory_host, play_recap, run_playbook, start_unit, wait_until
+from conftest import (
+    assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_groups, inventory_host,
+    play_recap, run_playbook, start_unit, wait_until,
+)
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
@@ -251,3 +254,8 @@ def test_no_vault_value_in_any_hosts_logs_or_the_verbose_output():
     """Each of the vault's values: not in site.yml's -vvv --diff output, any host's journal or /var/log."""
     secrets = vault()
     assert assert_no_secret_anywhere(extra_secrets=list(secrets.values()), playbook=str(SCENARIO / "converge.yml")) >= len(secrets)
+
+
+def test_every_unit_of_the_collection_is_within_its_exposure_limit():
+    # systemd-analyze security on the running hosts, against the limits the offline unit test holds.
+    assert assert_units_within_exposure_limits() >= 1
