@@ -239,4 +239,3 @@ def assert_units_within_exposure_limits(profile="basic"):
     print("\n".join(lines))
     assert not over, f"more exposed than the limit: {over}"
     return len(lines)
-

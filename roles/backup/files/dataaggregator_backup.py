@@ -36,11 +36,14 @@ import fcntl
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -49,7 +52,24 @@ FAILED_MARKER = "FAILED"
 PARTIAL_PREFIX = ".partial-"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 EXIT_LOCKED = 75
+EXIT_CONFIG = 78
+POSTGRES_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|min|h|d)?$")
+DEFAULT_SCRATCH_PREFIX = "da_restore_test_"
+# A scratch database name the program can always quote-free pass to createdb and dropdb.
+SCRATCH_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 METRIC_PREFIX = "dataaggregator_backup_"
+
+
+class ConfigError(Exception):
+    """A config or an invocation the program refuses before it does anything; one line says why."""
+
+
+class Stopped(BaseException):
+    """systemd (a timeout, a stop) or an operator ended the run: no database is started after it."""
+
+
+def stop(signum, _frame):
+    raise Stopped(signal.Signals(signum).name)
 
 
 class BackupError(Exception):
@@ -116,34 +136,63 @@ def write_atomically(path: str, text: str, mode: int = 0o640) -> None:
     fsync_path(os.path.dirname(path) or ".")
 
 
+ERROR_LINE = re.compile(r"\b(ERROR|FATAL|PANIC|error):")
+
+
+def last_line(stderr) -> str:
+    """The last error a program wrote to its stderr file, else its last line (the tail only: it may hold megabytes).
+
+    psql follows an error with the statement and a caret under it; the error is what says why.
+    """
+    stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 4096))
+    lines = [line.strip() for line in stderr.read().decode(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if ERROR_LINE.search(line)]
+    return (errors or lines or ["no message"])[-1]
+
+
 def run(step: str, argv: list, database: str = "", env: dict | None = None, stdout=None, stdin=None,
         input_text: str | None = None) -> str:
-    """Run a PostgreSQL client program; a failure raises BackupError naming the step."""
-    completed = subprocess.run(argv, stdout=stdout if stdout is not None else subprocess.PIPE,
-                               stderr=subprocess.PIPE, stdin=stdin, env=env, check=False,
-                               input=input_text.encode() if input_text is not None else None)
-    if completed.returncode != 0:
-        reason = completed.stderr.decode(errors="replace").strip().splitlines()
-        raise BackupError(step, f"{os.path.basename(argv[0])} exited {completed.returncode}: "
-                                f"{reason[-1] if reason else 'no message'}", database)
+    """Run a PostgreSQL client program; a failure raises BackupError naming the step.
+
+    stderr goes to an unnamed temporary file, so a program that writes a lot
+    there never blocks on a full pipe.
+    """
+    with tempfile.TemporaryFile() as stderr:
+        completed = subprocess.run(argv, stdout=stdout if stdout is not None else subprocess.PIPE,
+                                   stderr=stderr, stdin=stdin, env=env, check=False,
+                                   input=input_text.encode() if input_text is not None else None)
+        if completed.returncode != 0:
+            raise BackupError(step, f"{os.path.basename(argv[0])} exited {completed.returncode}: {last_line(stderr)}",
+                              database)
     return completed.stdout.decode(errors="replace") if stdout is None else ""
 
 
 def run_pipe(step: str, first: list, second: list, database: str = "", env: dict | None = None,
              stdout=None) -> None:
-    """Run first | second; a failure of either raises BackupError naming the step and the program."""
-    with subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as producer, \
-            subprocess.Popen(second, stdin=producer.stdout, stdout=stdout if stdout is not None else subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=env) as consumer:
-        producer.stdout.close()
-        consumer_error = consumer.communicate()[1]
-        producer_error = producer.stderr.read()
-        producer.wait()
-    for program, process, error in ((first[0], producer, producer_error), (second[0], consumer, consumer_error)):
-        if process.returncode != 0:
-            reason = error.decode(errors="replace").strip().splitlines()
-            raise BackupError(step, f"{os.path.basename(program)} exited {process.returncode}: "
-                                    f"{reason[-1] if reason else 'no message'}", database)
+    """Run first | second; a failure of either raises BackupError naming the step and the program.
+
+    Both stderr streams go to temporary files: read after the fact from a
+    pipe, a producer's stderr beyond the pipe's 64 KiB would block it, and
+    with it the whole pipeline.
+    """
+    with tempfile.TemporaryFile() as producer_error, tempfile.TemporaryFile() as consumer_error:
+        with subprocess.Popen(first, stdout=subprocess.PIPE, stderr=producer_error, env=env) as producer, \
+                subprocess.Popen(second, stdin=producer.stdout,
+                                 stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                                 stderr=consumer_error, env=env) as consumer:
+            producer.stdout.close()
+            try:
+                consumer.wait()
+                producer.wait()
+            except BaseException:
+                # Stopped (or interrupted): neither child may outlive the run, nor block the exit waiting for it.
+                producer.kill()
+                consumer.kill()
+                raise
+        for program, process, error in ((first[0], producer, producer_error), (second[0], consumer, consumer_error)):
+            if process.returncode != 0:
+                raise BackupError(step, f"{os.path.basename(program)} exited {process.returncode}: {last_line(error)}",
+                                  database)
 
 
 ZSTD = re.compile(r"^zstd(?::([0-9]+))?$")
@@ -183,6 +232,29 @@ class Config:
         self.pgbackrest = data.get("pgbackrest", {})
         # Dumps hold every row and the roles' password hashes.
         self.file_mode = int(str(data.get("file_mode", "0600")), 8)
+        # Who runs it: root switches to this user, anyone else is refused.
+        self.user = data.get("user", "")
+        # How long pg_dump and the row counts wait for a table someone else has locked.
+        self.lock_wait_timeout = str(data.get("lock_wait_timeout", "10min"))
+        self.validate()
+
+    def validate(self) -> None:
+        """What the role's preflight checks too, again here: the config file can be edited by hand."""
+        if self.keep_min < 1:
+            raise ConfigError(f"keep_min must be at least 1, so the newest good backup is never pruned (got {self.keep_min})")
+        if self.retention_days < 1:
+            raise ConfigError(f"retention_days must be at least 1 (got {self.retention_days:g})")
+        if not POSTGRES_DURATION.match(self.lock_wait_timeout):
+            raise ConfigError(f"lock_wait_timeout must be a PostgreSQL duration such as 10min (got {self.lock_wait_timeout!r})")
+        names = {database["name"] for database in self.databases}
+        for database in self.databases:
+            prefix = database.get("scratch_prefix", DEFAULT_SCRATCH_PREFIX)
+            if not SCRATCH_PREFIX.match(str(prefix)):
+                raise ConfigError(f"{database['name']}: scratch_prefix must be 1 to 40 lower-case letters, digits or "
+                                  f"underscores, starting with a letter or an underscore (got {prefix!r})")
+            if scratch_name(database) in names:
+                raise ConfigError(f"{database['name']}: the restore test's scratch database {scratch_name(database)} "
+                                  "is a configured database; choose another scratch_prefix")
 
     @staticmethod
     def with_defaults(database: dict, defaults: dict) -> dict:
@@ -220,6 +292,29 @@ class Config:
         if self.secret("PGPASSWORD"):
             env["PGPASSWORD"] = self.secret("PGPASSWORD")
         return env
+
+
+def scratch_name(database: dict) -> str:
+    """The restore test's scratch database for a configured database."""
+    return f"{database.get('scratch_prefix', DEFAULT_SCRATCH_PREFIX)}{database['name']}"[:63]
+
+
+def run_as(user: str) -> None:
+    """Become the backup user when started as root; refuse any other user, so every file stays the backup user's."""
+    if not user:
+        return
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise ConfigError(f"the backup user {user} does not exist") from None
+    if os.geteuid() == account.pw_uid:
+        return
+    if os.geteuid() != 0:
+        raise ConfigError(f"run it as {user}, or as root, which switches to {user} (this is uid {os.geteuid()})")
+    os.initgroups(user, account.pw_gid)
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
+    os.environ.update(HOME=account.pw_dir, USER=user, LOGNAME=user)
 
 
 # -- backup sets -------------------------------------------------------------
@@ -316,9 +411,13 @@ class SnapshotSession:
 
     def __init__(self, config: Config, database: str):
         self.database = database
+        # stderr in a file: notices must never fill a pipe nobody reads.
+        self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [config.program("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=config.pg_env(), text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=config.pg_env(), text=True)
+        # A table locked by someone else fails the count, as it fails pg_dump, instead of waiting forever.
+        self.query(f"SET lock_timeout = '{config.lock_wait_timeout}';")
 
     def query(self, sql: str) -> list:
         assert self.process.stdin and self.process.stdout
@@ -329,8 +428,8 @@ class SnapshotSession:
             if line.rstrip("\n") == self.MARK:
                 return lines
             lines.append(line.rstrip("\n"))
-        error = self.process.stderr.read() if self.process.stderr else ""
-        raise BackupError("snapshot", f"psql ended: {error.strip()}", self.database)
+        self.process.wait()
+        raise BackupError("snapshot", f"psql ended: {last_line(self.stderr)}", self.database)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -340,6 +439,7 @@ class SnapshotSession:
             except (BackupError, OSError):
                 pass
             self.process.wait(timeout=60)
+        self.stderr.close()
 
 
 TABLES_SQL = (
@@ -380,7 +480,7 @@ def dump_database(config: Config, database: dict, target: str) -> dict:
         fmt = database.get("format", "custom")
         level = zstd_level(database)
         argv = [config.program("pg_dump"), f"--snapshot={snapshot}", "--format=" + ("c" if fmt == "custom" else "d"),
-                "--dbname", name]
+                f"--lock-wait-timeout={config.lock_wait_timeout}", "--dbname", name]
         if level is not None:
             # A custom archive compressed as one stream by multithreaded zstd:
             # faster and smaller than pg_dump's own gzip, and readable by any
@@ -577,27 +677,39 @@ def render_metrics(state: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(config: Config, state: dict) -> None:
-    save_state(config, state)
+def publish(config: Config, state: dict) -> bool:
+    """Save the state and write the metrics; False (and a log line) when either failed. Never raises."""
+    published = True
+    try:
+        save_state(config, state)
+    except OSError as exc:
+        log(f"could not save the state to {config.state_file}: {exc}")
+        published = False
     if config.metrics_file:
         try:
             write_atomically(config.metrics_file, render_metrics(state), 0o644)
         except OSError as exc:
             # The run's outcome stands; stale metrics make the staleness alerts fire.
             log(f"could not publish the metrics: {exc}")
+            published = False
+    return published
 
 
-def notify(config: Config, text: str) -> None:
+def notify(config: Config, text: str) -> bool:
+    """Send text to the Slack webhook; a failure of any kind (a malformed URL too) is logged, never raised."""
     url = config.secret("SLACK_WEBHOOK_URL")
     if not url:
-        return
-    request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        return True
     try:
+        request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(),
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=15):
             pass
-    except OSError as exc:
-        log(f"notification failed: {exc}")
+    except Exception as exc:  # noqa: BLE001  (whatever it is, the run's own outcome must stand)
+        # The URL is a secret: the error's type and reason only.
+        log(f"notification failed: {type(exc).__name__}: {getattr(exc, 'reason', '') or 'see the webhook URL'}")
+        return False
+    return True
 
 
 # -- pgBackRest ---------------------------------------------------------------
@@ -863,52 +975,73 @@ class Lock:
         os.close(self.descriptor)
 
 
+def failure_of(exc: BaseException, name: str) -> BackupError:
+    """Any exception of one database's run as a BackupError: the step, and one line on what went wrong."""
+    if isinstance(exc, BackupError):
+        return exc
+    if isinstance(exc, OSError):
+        return BackupError("write", f"{exc.strerror or exc} ({exc.filename or 'no file'})", name)
+    return BackupError("internal", f"{type(exc).__name__}: {exc}", name)
+
+
+def backup_one(config: Config, database: dict, values: dict) -> None:
+    """Back up, upload and prune one database, recording the outcome in values; raises on failure."""
+    name = database["name"]
+    started = now()
+    manifest = backup_database(config, database, started)
+    values.update({"last_success_timestamp_seconds": manifest["finished"], "last_success_size_bytes": manifest["size"],
+                   "last_success_duration_seconds": round(now() - started, 3)})
+    log(f"{name}: backup {manifest['stamp']} verified ({manifest['size']} bytes)")
+    sets = backup_sets(config, name)
+    if config.s3.get("bucket"):
+        try:
+            values["last_upload_timestamp_seconds"] = upload_set(config, sets[0])
+            prune_remote(config, name, now())
+        except s3_errors() as exc:
+            raise BackupError("upload", str(exc), name) from None
+        log(f"{name}: uploaded to s3://{config.s3['bucket']}")
+    for found in prune_plan(sets, config.retention_days, config.keep_min, now()):
+        shutil.rmtree(found["path"])
+        log(f"{name}: pruned {found['stamp']}" + ("" if found["good"] else f" ({'; '.join(found['problems'])})"))
+    if config.notify.get("on_success"):
+        notify(config, f":white_check_mark: Backup of {name} on {config.host_label} succeeded: "
+                       f"{manifest['stamp']}, {manifest['size']} bytes.")
+
+
 def command_backup(config: Config, args) -> int:
     state = load_state(config)
     if config.method == "pgbackrest":
-        failures = pgbackrest_backup(config, state, getattr(args, "full", False))
-        publish(config, state)
-        return 1 if failures else 0
-    failures = []
+        try:
+            failures = pgbackrest_backup(config, state, getattr(args, "full", False))
+        finally:
+            published = publish(config, state)
+        return 1 if failures or not published else 0
+    failed = False
+    # Each database on its own: one that fails, however, never keeps the others from their backup.
     for database in config.databases:
         name = database["name"]
-        started = now()
         values = state.setdefault(name, {})
+        values["last_run_success"] = 0
         try:
-            manifest = backup_database(config, database, started)
-            finished = now()
-            values.update({"last_run_timestamp_seconds": finished, "last_run_success": 1,
-                           "last_success_timestamp_seconds": manifest["finished"],
-                           "last_success_size_bytes": manifest["size"],
-                           "last_success_duration_seconds": round(finished - started, 3)})
-            log(f"{name}: backup {manifest['stamp']} verified ({manifest['size']} bytes)")
-            sets = backup_sets(config, name)
-            if config.s3.get("bucket"):
-                try:
-                    values["last_upload_timestamp_seconds"] = upload_set(config, sets[0])
-                    prune_remote(config, name, finished)
-                except s3_errors() as exc:
-                    raise BackupError("upload", str(exc), name) from None
-                log(f"{name}: uploaded to s3://{config.s3['bucket']}")
-            for found in prune_plan(sets, config.retention_days, config.keep_min, finished):
-                shutil.rmtree(found["path"])
-                log(f"{name}: pruned {found['stamp']}" + ("" if found["good"] else f" ({'; '.join(found['problems'])})"))
-            if config.notify.get("on_success"):
-                notify(config, f":white_check_mark: Backup of {name} on {config.host_label} succeeded: "
-                               f"{manifest['stamp']}, {manifest['size']} bytes.")
-        except BackupError as exc:
-            values.update({"last_run_timestamp_seconds": now(), "last_run_success": 0})
-            failures.append(exc)
-            log(f"{name}: FAILED at step {exc.step}: {exc}")
-            notify(config, f":x: Backup of {name} on {config.host_label} failed at step '{exc.step}': {exc}")
-        publish(config, state)
-    return 1 if failures else 0
+            backup_one(config, database, values)
+            values["last_run_success"] = 1
+        except Exception as exc:  # noqa: BLE001  (reported, and the next database still runs)
+            failed = True
+            failure = failure_of(exc, name)
+            log(f"{name}: FAILED at step {failure.step}: {failure}")
+            notify(config, f":x: Backup of {name} on {config.host_label} failed at step '{failure.step}': {failure}")
+        finally:
+            # Written whatever happened, a stop by systemd included: a failed run always reads as failed.
+            values["last_run_timestamp_seconds"] = now()
+            failed = not publish(config, state) or failed
+    return 1 if failed else 0
 
 
-def restore_into(config: Config, found: dict, target: str, jobs: int = 2) -> None:
+def restore_into(config: Config, found: dict, target: str, jobs: int = 2, comment: str = "") -> None:
     entry = found["manifest"]["database_entry"]
     env = config.pg_env()
-    run("create", [config.program("createdb"), "--template=template0", target], target, env)
+    # createdb's second argument is the database's comment, set as it is created.
+    run("create", [config.program("createdb"), "--template=template0", target] + ([comment] if comment else []), target, env)
     path = os.path.join(found["path"], entry["path"])
     if path.endswith(".zst"):
         # From a stream pg_restore works through the archive in order, in one job.
@@ -939,29 +1072,59 @@ def drop_database(config: Config, name: str) -> None:
     run("drop", [config.program("dropdb"), "--if-exists", "--force", name], name, config.pg_env())
 
 
+# What the restore test writes on the scratch databases it creates, and checks before it drops one.
+SCRATCH_COMMENT = "scratch database of the dataaggregator-backup restore test; dropped after each test"
+
+
+def database_comment(config: Config, name: str) -> str | None:
+    """The comment on a database; None when the database does not exist."""
+    rows = run("check", [config.program("psql"), "-X", "-A", "-t", "-d", "postgres", "-v", f"name={name}"], name,
+               config.pg_env(), input_text="SELECT coalesce(shobj_description(oid, 'pg_database'), '') "
+                                           "FROM pg_database WHERE datname = :'name';\n")
+    # One line, empty when the comment is; no line at all when there is no such database.
+    return None if rows == "" else rows.rstrip("\n")
+
+
+def drop_scratch(config: Config, name: str, configured: set) -> None:
+    """Drop a scratch database, only one the restore test made: never a configured one, never another's."""
+    if name in configured:
+        raise BackupError("restore test", f"refusing to drop {name}: it is a configured database", name)
+    comment = database_comment(config, name)
+    if comment is None:
+        return
+    if comment != SCRATCH_COMMENT:
+        raise BackupError("restore test", f"refusing to drop {name}: it exists and the restore test did not create it "
+                                          "(no scratch comment); rename it or choose another scratch_prefix", name)
+    drop_database(config, name)
+
+
 def command_restore_test(config: Config, _args) -> int:
     state = load_state(config)
     if config.method == "pgbackrest":
-        passed = pgbackrest_restore_test(config, state)
-        publish(config, state)
-        return 0 if passed else 1
+        try:
+            passed = pgbackrest_restore_test(config, state)
+        finally:
+            published = publish(config, state)
+        return 0 if passed and published else 1
     failed = False
     for database in config.databases:
         name = database["name"]
         values = state.setdefault(name, {})
-        scratch = f"{database.get('scratch_prefix', 'da_restore_test_')}{name}"[:63]
+        scratch = scratch_name(database)
+        configured = {entry["name"] for entry in config.databases}
         try:
             good = [found for found in backup_sets(config, name) if found["good"]]
             if not good:
                 raise BackupError("restore test", "no good backup to test", name)
             newest = checked_in_full(good[0])
-            drop_database(config, scratch)
+            # A leftover of an interrupted test goes; anything else by that name stops the test.
+            drop_scratch(config, scratch, configured)
             try:
-                restore_into(config, newest, scratch, int(database.get("jobs", 2)))
+                restore_into(config, newest, scratch, int(database.get("jobs", 2)), SCRATCH_COMMENT)
                 expected = newest["manifest"]["database_entry"]["tables"]
                 got = facts_of(config, scratch, [t for t, f in expected.items() if "md5" in f])
             finally:
-                drop_database(config, scratch)
+                drop_scratch(config, scratch, configured)
             differences = {table: (expected.get(table), got.get(table)) for table in set(expected) | set(got)
                            if expected.get(table) != got.get(table)}
             if differences:
@@ -972,12 +1135,14 @@ def command_restore_test(config: Config, _args) -> int:
             values.update({"restore_test_last_run_success": 1,
                            "restore_test_last_success_timestamp_seconds": newest["manifest"]["restore_tested_at"]})
             log(f"{name}: backup {newest['stamp']} restored and matched ({len(expected)} tables)")
-        except BackupError as exc:
+        except Exception as exc:  # noqa: BLE001  (reported, and the next database is still tested)
             failed = True
+            failure = failure_of(exc, name)
             values["restore_test_last_run_success"] = 0
-            log(f"{name}: RESTORE TEST FAILED at step {exc.step}: {exc}")
-            notify(config, f":x: Restore test of {name} on {config.host_label} failed at step '{exc.step}': {exc}")
-        publish(config, state)
+            log(f"{name}: RESTORE TEST FAILED at step {failure.step}: {failure}")
+            notify(config, f":x: Restore test of {name} on {config.host_label} failed at step '{failure.step}': {failure}")
+        finally:
+            failed = not publish(config, state) or failed
     return 1 if failed else 0
 
 
@@ -1105,7 +1270,16 @@ def main(argv=None) -> int:
     counts = commands.add_parser("counts", help="the row count of every table of a database, as JSON")
     counts.add_argument("database")
     args = parser.parse_args(argv)
-    config = Config.load(args.config)
+    try:
+        config = Config.load(args.config)
+        run_as(config.user)
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f"dataaggregator-backup: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    os.umask(0o027)
+    # A stop unwinds like an error, so the state and the metrics still say the run failed.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     handlers = {"backup": command_backup, "restore-test": command_restore_test, "verify": command_verify,
                 "list": command_list, "restore": command_restore, "counts": command_counts}
     try:
@@ -1118,6 +1292,9 @@ def main(argv=None) -> int:
         if exc.step == "lock":
             return EXIT_LOCKED
         return 1
+    except Stopped as exc:
+        log(f"STOPPED by {exc}: the databases not finished are recorded as failed")
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":
