@@ -58,6 +58,8 @@ DEFAULT_SCRATCH_PREFIX = "da_restore_test_"
 # A scratch database name the program can always quote-free pass to createdb and dropdb.
 SCRATCH_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 METRIC_PREFIX = "dataaggregator_backup_"
+MIB = 1024 * 1024
+AGE_SUFFIX = ".age"
 
 
 class ConfigError(Exception):
@@ -95,8 +97,12 @@ def time_of(stamp: str) -> float:
     return datetime.datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+# Log lines go to stdout, but to stderr while a command whose stdout is JSON runs.
+LOG_TO_STDERR = []
+
+
 def log(message: str) -> None:
-    print(message, flush=True)
+    print(message, file=sys.stderr if LOG_TO_STDERR else sys.stdout, flush=True)
 
 
 def fsync_path(path: str) -> None:
@@ -226,6 +232,10 @@ class Config:
         self.metrics_file = data.get("metrics_file", "")
         self.notify = data.get("notify", {})
         self.s3 = data.get("s3", {})
+        # Objects above the threshold go up (and come down) in parts of the chunk size:
+        # one PUT is limited to 5 GiB, and a part to at least 5 MiB.
+        self.multipart_threshold = int(self.s3.get("multipart_threshold", 64 * MIB))
+        self.multipart_chunksize = int(self.s3.get("multipart_chunksize", 64 * MIB))
         self.encryption = data.get("encryption", {})
         # "dump" (pg_dump archives) or "pgbackrest" (physical backups and WAL archiving).
         self.method = data.get("method", "dump")
@@ -246,6 +256,8 @@ class Config:
             raise ConfigError(f"retention_days must be at least 1 (got {self.retention_days:g})")
         if not POSTGRES_DURATION.match(self.lock_wait_timeout):
             raise ConfigError(f"lock_wait_timeout must be a PostgreSQL duration such as 10min (got {self.lock_wait_timeout!r})")
+        if self.multipart_chunksize < 5 * MIB or self.multipart_threshold < 5 * MIB:
+            raise ConfigError("s3 multipart_threshold and multipart_chunksize must be at least 5 MiB (S3's smallest part)")
         names = {database["name"] for database in self.databases}
         for database in self.databases:
             prefix = database.get("scratch_prefix", DEFAULT_SCRATCH_PREFIX)
@@ -556,13 +568,14 @@ def backup_database(config: Config, database: dict, started: float) -> dict:
     return manifest
 
 
-# -- upload -------------------------------------------------------------------
+# -- object storage -----------------------------------------------------------
 
 def s3_errors() -> tuple:
     """What boto3 raises when the store refuses or cannot be reached."""
+    import boto3.exceptions
     import botocore.exceptions
 
-    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError)
+    return (boto3.exceptions.Boto3Error, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError)
 
 
 def s3_client(config: Config):
@@ -575,12 +588,46 @@ def s3_client(config: Config):
                         aws_secret_access_key=config.secret("AWS_SECRET_ACCESS_KEY") or None)
 
 
+def transfer_config(config: Config):
+    """Multipart above the threshold, four parts at a time (each part is held in memory)."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=config.multipart_threshold,
+                          multipart_chunksize=config.multipart_chunksize, max_concurrency=4)
+
+
+def remote_key(config: Config, *parts: str) -> str:
+    return "/".join(part for part in (config.s3.get("prefix", "").strip("/"), *parts) if part)
+
+
+def remote_sets(config: Config, client, name: str) -> dict:
+    """The bucket's sets of a database by stamp: {stamp, time, keys, manifest_key, size}.
+
+    A set is complete once its manifest (plain or encrypted) is there: it goes up last.
+    """
+    prefix = remote_key(config, name) + "/"
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=config.s3["bucket"], Prefix=prefix):
+        for item in page.get("Contents", []):
+            stamp, _sep, rest = item["Key"][len(prefix):].partition("/")
+            try:
+                moment = time_of(stamp)
+            except ValueError:
+                continue
+            entry = found.setdefault(stamp, {"stamp": stamp, "time": moment, "keys": [], "manifest_key": "", "size": 0})
+            entry["keys"].append(item["Key"])
+            entry["size"] += item.get("Size", 0)
+            if rest in (MANIFEST, MANIFEST + AGE_SUFFIX):
+                entry["manifest_key"] = item["Key"]
+    return found
+
+
 def encrypt(config: Config, path: str, scratch: str) -> str:
     """The file encrypted for the age recipients, in the scratch directory; the file itself without recipients."""
     recipients = config.encryption.get("age_recipients") or []
     if not recipients:
         return path
-    encrypted = os.path.join(scratch, os.path.basename(path) + ".age")
+    encrypted = os.path.join(scratch, os.path.basename(path) + AGE_SUFFIX)
     argv = ["age", "--encrypt", "--output", encrypted]
     for recipient in recipients:
         argv.extend(["--recipient", recipient])
@@ -588,22 +635,21 @@ def encrypt(config: Config, path: str, scratch: str) -> str:
     return encrypted
 
 
-def upload_set(config: Config, found: dict) -> float:
-    """Upload a set: data first, the manifest last, each object checked for size and sha256 after."""
-    client = s3_client(config)
+def upload_set(config: Config, client, found: dict) -> None:
+    """Upload a set: data first, the manifest last (encrypted too), each object checked for size and sha256 after."""
     bucket = config.s3["bucket"]
-    prefix = "/".join(part for part in (config.s3.get("prefix", "").strip("/"), os.path.relpath(found["path"], config.backup_dir)) if part)
+    prefix = remote_key(config, os.path.relpath(found["path"], config.backup_dir))
+    transfer = transfer_config(config)
     # Encrypted copies go beside the sets (same filesystem, not a RAM-backed /tmp), one at a time.
     scratch = os.path.join(os.path.dirname(found["path"]), f".upload-{os.getpid()}")
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     try:
         for name in list(found["manifest"]["files"]) + [MANIFEST]:
             local = os.path.join(found["path"], name)
-            sent = encrypt(config, local, scratch) if name != MANIFEST else local
-            key = f"{prefix}/{name}" + (".age" if sent != local else "")
+            sent = encrypt(config, local, scratch)
+            key = f"{prefix}/{name}" + (AGE_SUFFIX if sent != local else "")
             digest = sha256_of(sent)
-            with open(sent, "rb") as handle:
-                client.put_object(Bucket=bucket, Key=key, Body=handle, Metadata={"sha256": digest})
+            client.upload_file(sent, bucket, key, ExtraArgs={"Metadata": {"sha256": digest}}, Config=transfer)
             head = client.head_object(Bucket=bucket, Key=key)
             if head["ContentLength"] != os.path.getsize(sent) or head.get("Metadata", {}).get("sha256") != digest:
                 raise BackupError("upload", f"s3://{bucket}/{key} does not match what was sent", found["manifest"]["database"])
@@ -611,29 +657,141 @@ def upload_set(config: Config, found: dict) -> float:
                 os.unlink(sent)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return now()
+
+
+def upload_missing(config: Config, name: str, sets: list, moment: float) -> list:
+    """Upload the good local sets the bucket has no manifest of, newest first; returns their stamps.
+
+    That is the new set, and any whose upload failed on an earlier run. Sets
+    older than the retention window are left alone: the bucket's retention may
+    have pruned them on purpose.
+    """
+    client = s3_client(config)
+    remote = remote_sets(config, client, name)
+    cutoff = moment - config.retention_days * 86400
+    uploaded = []
+    for position, found in enumerate(sets):
+        if not found["good"] or remote.get(found["stamp"], {}).get("manifest_key"):
+            continue
+        if position > 0 and found["time"] < cutoff:
+            continue
+        upload_set(config, client, found)
+        uploaded.append(found["stamp"])
+        log(f"{name}: {found['stamp']} uploaded to s3://{config.s3['bucket']}/{remote_key(config, name, found['stamp'])}"
+            + (" (its earlier upload had not completed)" if position > 0 else ""))
+    return uploaded
 
 
 def prune_remote(config: Config, name: str, moment: float) -> None:
     """Remote retention: the same rule, over the sets whose manifest reached the bucket."""
     client = s3_client(config)
-    bucket = config.s3["bucket"]
-    prefix = "/".join(part for part in (config.s3.get("prefix", "").strip("/"), name) if part) + "/"
-    stamps = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            stamp, _sep, rest = item["Key"][len(prefix):].partition("/")
-            stamps.setdefault(stamp, []).append((item["Key"], rest == MANIFEST))
-    sets = []
-    for stamp, keys in stamps.items():
-        try:
-            sets.append({"stamp": stamp, "time": time_of(stamp), "path": stamp, "good": any(m for _k, m in keys)})
-        except ValueError:
-            continue
-    sets.sort(key=lambda found: found["time"], reverse=True)
+    sets = sorted(({**found, "path": found["stamp"], "good": bool(found["manifest_key"])}
+                   for found in remote_sets(config, client, name).values()), key=lambda found: found["time"], reverse=True)
     for found in prune_plan(sets, config.retention_days, config.keep_min, moment):
-        for key, _manifest in stamps[found["stamp"]]:
-            client.delete_object(Bucket=bucket, Key=key)
+        for key in found["keys"]:
+            client.delete_object(Bucket=config.s3["bucket"], Key=key)
+
+
+def decrypt(path: str, identity: str) -> str:
+    """Decrypt path.age next to it with the age identity file; returns the plain file's path."""
+    plain = path[:-len(AGE_SUFFIX)]
+    if not identity:
+        raise BackupError("decrypt", f"{os.path.basename(path)} is encrypted with age: give the identity "
+                                     "(restore_age_identity, from the vault)")
+    run("decrypt", ["age", "--decrypt", "--identity", identity, "--output", plain, path])
+    os.unlink(path)
+    return plain
+
+
+def download(config: Config, client, found: dict, relative: str, target: str, identity: str) -> str:
+    """One object of a remote set into target, decrypted if it was encrypted; returns the local path."""
+    key = remote_key(config, found["database"], found["stamp"], relative)
+    encrypted = key + AGE_SUFFIX in found["keys"]
+    if not encrypted and key not in found["keys"]:
+        raise BackupError("fetch", f"{relative} of {found['stamp']} is missing from the bucket", found["database"])
+    path = os.path.join(target, relative)
+    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    received = path + (AGE_SUFFIX if encrypted else "")
+    client.download_file(config.s3["bucket"], key + (AGE_SUFFIX if encrypted else ""), received,
+                         Config=transfer_config(config))
+    return decrypt(received, identity) if encrypted else received
+
+
+def download_set(config: Config, client, found: dict, identity: str) -> str:
+    """A remote set into the database's directory, every file checked against its manifest; returns its path."""
+    name, stamp = found["database"], found["stamp"]
+    root = database_dir(config, name)
+    os.makedirs(root, mode=0o750, exist_ok=True)
+    partial = os.path.join(root, PARTIAL_PREFIX + stamp)
+    final = os.path.join(root, stamp)
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial, mode=0o750)
+    try:
+        manifest_path = download(config, client, found, MANIFEST, partial, identity)
+        manifest = read_manifest(partial)
+        if manifest is None or manifest.get("database") != name or manifest.get("stamp") != stamp:
+            raise BackupError("fetch", f"the manifest of {stamp} in the bucket is not {name}'s manifest of {stamp}", name)
+        os.chmod(manifest_path, config.file_mode)
+        for relative, expected in manifest.get("files", {}).items():
+            path = download(config, client, found, relative, partial, identity)
+            os.chmod(path, config.file_mode)
+            if os.path.getsize(path) != expected["size"] or sha256_of(path) != expected["sha256"]:
+                raise BackupError("checksum", f"{relative} of {stamp} from the bucket does not match its manifest", name)
+        # Every file was hashed above; this checks the rest (verified, no FAILED marker).
+        problems = set_problems(partial, manifest)
+        if problems:
+            raise BackupError("checksum", f"{stamp} from the bucket: {'; '.join(problems)}", name)
+        for directory, _dirs, names in os.walk(partial):
+            for entry in names:
+                fsync_path(os.path.join(directory, entry))
+            fsync_path(directory)
+        # A local copy that went bad is replaced; a good one is never downloaded (see fetch_set).
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(partial, final)
+        fsync_path(root)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def fetch_set(config: Config, name: str, stamp: str, identity: str) -> dict:
+    """The set to restore from the bucket (the newest complete one for "latest"), downloaded and checked.
+
+    For "latest", a set that fails its checks is reported and the next older one is tried.
+    """
+    if not config.s3.get("bucket"):
+        raise BackupError("fetch", "this host has no bucket configured (backup_s3_bucket)", name)
+    local = {found["stamp"]: found for found in backup_sets(config, name)}
+    try:
+        client = s3_client(config)
+        remote = sorted((dict(found, database=name) for found in remote_sets(config, client, name).values()
+                         if found["manifest_key"]), key=lambda found: found["time"], reverse=True)
+        where = f"s3://{config.s3['bucket']}/{remote_key(config, name)}/"
+        if stamp not in ("", "latest"):
+            remote = [found for found in remote if found["stamp"] == stamp]
+            if not remote:
+                raise BackupError("fetch", f"no complete backup {stamp} of {name} in {where}", name)
+        if not remote:
+            raise BackupError("fetch", f"no complete backup of {name} in {where}", name)
+        failures = []
+        for found in remote:
+            if local.get(found["stamp"], {}).get("good"):
+                log(f"{name}: {found['stamp']} is on this host already; it is checked, not downloaded")
+                return checked_in_full(local[found["stamp"]])
+            try:
+                download_set(config, client, found, identity)
+            except BackupError as exc:
+                if stamp not in ("", "latest"):
+                    raise
+                failures.append(f"{found['stamp']}: {exc}")
+                log(f"{name}: {found['stamp']} from the bucket is not usable ({exc}); trying the next older one")
+                continue
+            log(f"{name}: {found['stamp']} downloaded from {where} and checked against its manifest")
+            return next(each for each in backup_sets(config, name) if each["stamp"] == found["stamp"])
+        raise BackupError("fetch", f"no backup of {name} in {where} passed its checks: {'; '.join(failures)}", name)
+    except s3_errors() as exc:
+        raise BackupError("fetch", str(exc), name) from None
 
 
 # -- state, metrics, notifications -------------------------------------------
@@ -995,11 +1153,11 @@ def backup_one(config: Config, database: dict, values: dict) -> None:
     sets = backup_sets(config, name)
     if config.s3.get("bucket"):
         try:
-            values["last_upload_timestamp_seconds"] = upload_set(config, sets[0])
+            upload_missing(config, name, sets, now())
+            values["last_upload_timestamp_seconds"] = now()
             prune_remote(config, name, now())
         except s3_errors() as exc:
             raise BackupError("upload", str(exc), name) from None
-        log(f"{name}: uploaded to s3://{config.s3['bucket']}")
     for found in prune_plan(sets, config.retention_days, config.keep_min, now()):
         shutil.rmtree(found["path"])
         log(f"{name}: pruned {found['stamp']}" + ("" if found["good"] else f" ({'; '.join(found['problems'])})"))
@@ -1180,6 +1338,15 @@ def command_list(config: Config, args) -> int:
                            "size": backup["info"]["repository"]["size"]}
                           for backup in reversed(PgBackRest(config).backups())], indent=2))
         return 0
+    if args.source == "s3":
+        try:
+            remote = remote_sets(config, s3_client(config), args.database).values()
+        except s3_errors() as exc:
+            raise BackupError("list", str(exc), args.database) from None
+        print(json.dumps([{"stamp": found["stamp"], "complete": bool(found["manifest_key"]), "objects": len(found["keys"]),
+                           "size": found["size"], "encrypted": found["manifest_key"].endswith(AGE_SUFFIX)}
+                          for found in sorted(remote, key=lambda found: found["time"], reverse=True)], indent=2))
+        return 0
     sets = backup_sets(config, args.database, full=args.full)
     print(json.dumps([{"stamp": found["stamp"], "path": found["path"], "good": found["good"],
                        "problems": found["problems"],
@@ -1211,6 +1378,13 @@ def make_room(config: Config, target: str, force: bool) -> None:
         drop_database(config, target)
 
 
+def command_fetch(config: Config, args) -> int:
+    """Download a set from the bucket into the backup directory, checked, without restoring it."""
+    found = fetch_set(config, args.database, args.backup, args.identity)
+    print(json.dumps({"database": args.database, "backup": found["stamp"], "path": found["path"]}, indent=2))
+    return 0
+
+
 def command_counts(config: Config, args) -> int:
     print(json.dumps({"database": args.database, "tables": facts_of(config, args.database, [])}, indent=2))
     return 0
@@ -1233,7 +1407,10 @@ def command_restore(config: Config, args) -> int:
         print(json.dumps({"database": target, "source": args.legacy, "tables": facts_of(config, target, [])}, indent=2))
         return 0
     # Checksums first: nothing is dropped for a backup that would not restore.
-    chosen = choose_backup(config, args.database, args.backup)
+    if args.source == "s3":
+        chosen = fetch_set(config, args.database, args.backup, args.identity)
+    else:
+        chosen = choose_backup(config, args.database, args.backup)
     make_room(config, target, args.force)
     if args.globals:
         # Roles that exist already make psql report errors; the rest still applies.
@@ -1242,7 +1419,7 @@ def command_restore(config: Config, args) -> int:
     restore_into(config, chosen, target, args.jobs)
     counts = facts_of(config, target, [])
     expected = chosen["manifest"]["database_entry"]["tables"]
-    print(json.dumps({"database": target, "backup": chosen["stamp"], "tables": counts,
+    print(json.dumps({"database": target, "backup": chosen["stamp"], "source": args.source, "tables": counts,
                       "matches_backup": {t: f["rows"] for t, f in counts.items()} == {t: f["rows"] for t, f in expected.items()}},
                      indent=2))
     return 0
@@ -1259,6 +1436,7 @@ def main(argv=None) -> int:
     listing = commands.add_parser("list")
     listing.add_argument("database")
     listing.add_argument("--full", action="store_true", help="re-hash every file")
+    listing.add_argument("--source", choices=["local", "s3"], default="local", help="this host's sets or the bucket's")
     restore = commands.add_parser("restore")
     restore.add_argument("database", help="the database whose backup to restore")
     restore.add_argument("--backup", default="latest", help="a backup's stamp; latest good by default")
@@ -1267,6 +1445,13 @@ def main(argv=None) -> int:
     restore.add_argument("--globals", action="store_true", help="restore the roles first")
     restore.add_argument("--jobs", type=int, default=2)
     restore.add_argument("--legacy", default="", help="a plain .sql.gz dump of the old backup script")
+    fetch = commands.add_parser("fetch", help="download a set from the bucket and check it, without restoring it")
+    fetch.add_argument("database")
+    fetch.add_argument("--backup", default="latest", help="a backup's stamp; the newest complete one by default")
+    restore.add_argument("--source", choices=["local", "s3"], default="local",
+                         help="s3: download the set from the bucket first (a host that lost its backups)")
+    for command in (restore, fetch):
+        command.add_argument("--identity", default="", help="age identity file, to decrypt an encrypted upload")
     counts = commands.add_parser("counts", help="the row count of every table of a database, as JSON")
     counts.add_argument("database")
     args = parser.parse_args(argv)
@@ -1281,9 +1466,13 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     handlers = {"backup": command_backup, "restore-test": command_restore_test, "verify": command_verify,
-                "list": command_list, "restore": command_restore, "counts": command_counts}
+                "list": command_list, "restore": command_restore, "fetch": command_fetch, "counts": command_counts}
+    if args.command == "fetch":
+        args.source = "s3"
+    if args.command in ("list", "restore", "fetch", "counts"):
+        LOG_TO_STDERR.append(args.command)
     try:
-        if args.command in ("backup", "restore-test", "restore"):
+        if args.command in ("backup", "restore-test", "restore", "fetch"):
             with Lock(config.lock_file):
                 return handlers[args.command](config, args)
         return handlers[args.command](config, args)
@@ -1295,6 +1484,8 @@ def main(argv=None) -> int:
     except Stopped as exc:
         log(f"STOPPED by {exc}: the databases not finished are recorded as failed")
         return 128 + signal.SIGTERM
+    finally:
+        LOG_TO_STDERR.clear()
 
 
 if __name__ == "__main__":
