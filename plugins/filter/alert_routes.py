@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ description:
   - Each team and severity pair gets one receiver that holds exactly the
     integrations of the tier's channels (or the team's own channels for that
     tier), and one route that selects it with the team's and the tier's
-    matchers. Alerts that no route selects go to the receiver C(default).
+    matchers.
+  - An alert of a tier whose team is missing or unknown still gets the tier's
+    channels and timings, so a critical one pages: each tier gets a
+    C(default-<tier>) receiver with the default contacts, routed after the teams.
+    Only alerts of no known tier go to the receiver C(default), through the
+    default's own C(channels).
   - Each tier inhibits every later tier for alerts with equal O(_input.inhibit_equal)
     labels, so a critical alert silences its warning twin.
   - PagerDuty routing keys are named by reference and read from files in
@@ -46,7 +51,9 @@ options:
         elements: dict
         required: true
       default:
-        description: The receiver for unmatched alerts; C(channels) and the contacts they need.
+        description:
+          - The contacts of alerts of no known team (every channel any tier uses needs its contact here),
+            and C(channels) for alerts of no known tier.
         type: dict
         required: true
       group_by:
@@ -74,8 +81,8 @@ EXAMPLES = r"""
       {{ {'severities': [{'name': 'critical', 'channels': ['email', 'pagerduty'], 'group_wait': '5s', 'repeat_interval': '1h'},
                          {'name': 'warning', 'channels': ['email'], 'group_wait': '30s', 'repeat_interval': '6h'}],
           'teams': [{'name': 'database', 'email_to': ['dba@example.org'], 'pagerduty_routing_key': 'database'}],
-          'default': {'channels': ['email'], 'email_to': ['ops@example.org']}}
-         | dataaggregator.infrastructure.alert_routes({'pagerduty_keys': ['database']}) }}
+          'default': {'channels': ['email'], 'email_to': ['ops@example.org'], 'pagerduty_routing_key': 'ops'}}
+         | dataaggregator.infrastructure.alert_routes({'pagerduty_keys': ['database', 'ops']}) }}
 """
 
 RETURN = r"""
@@ -84,10 +91,10 @@ _value:
   type: dict
   contains:
     route:
-      description: The root route (receiver C(default)) with one child route per team and tier.
+      description: The root route (receiver C(default)) with one child route per team and tier, then one per tier.
       type: dict
     receivers:
-      description: C(default), then C(<team>-<tier>) for every team and tier.
+      description: C(default), then C(<team>-<tier>) for every team and tier, then C(default-<tier>) for every tier.
       type: list
       elements: dict
     inhibit_rules:

@@ -1,13 +1,17 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build Alertmanager routing from a compact policy.
 
 A policy names severity tiers (most severe first), each with the channels it
 notifies and its timings, and teams, each with the matchers that select its
 alerts and its contacts. Every team x tier pair becomes one receiver that holds
-exactly the integrations of the tier's channels, and one route that selects it;
-anything unmatched goes to the default receiver. Each tier inhibits the tiers
-after it for the same alertname and instance.
+exactly the integrations of the tier's channels, and one route that selects it.
+An alert of a tier whose team is missing or unknown still gets its tier's
+channels and timings (a critical one pages), through the default contacts: one
+"default-<tier>" receiver and route per tier, after the teams' routes. Only an
+alert of no known tier goes to the plain default receiver, through the
+default's own channels. Each tier inhibits the tiers after it for the same
+alertname and instance.
 
 Secrets never enter the generated config: PagerDuty routing keys are named by
 reference and read by Alertmanager from files (routing_key_file); the Slack
@@ -221,6 +225,13 @@ def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
     default_channels = _check_channels("the default receiver", default.get("channels"))
     _check_contacts("the default receiver", default, default_channels, pagerduty_keys)
     receivers.insert(0, {"name": "default", **_integrations(default, default_channels, "warning", secrets_dir)})
+    # After every team's routes: a tier's alert of no known team, through the default contacts.
+    for tier in checked_tiers:
+        _check_contacts(f"the default receiver (for {tier['name']} alerts of no known team)", default, tier["channels"],
+                        pagerduty_keys)
+        receiver_name = f"default-{tier['name']}"
+        receivers.append({"name": receiver_name, **_integrations(default, tier["channels"], tier["name"], secrets_dir)})
+        routes.append({"receiver": receiver_name, "matchers": tier["matchers"], **tier["timings"]})
     _unique("receivers", [receiver["name"] for receiver in receivers])
 
     group_by = policy.get("group_by", ["alertname", "team", "severity", "instance"])

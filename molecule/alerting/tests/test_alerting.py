@@ -74,8 +74,9 @@ def delivered(receivers, alertname):
 
 
 def alert(alertname, team, severity, instance="molecule:1"):
+    """An alert as Prometheus posts it; team None leaves the label out."""
     return {
-        "labels": {"alertname": alertname, "team": team, "severity": severity, "instance": instance},
+        "labels": {"alertname": alertname, "severity": severity, "instance": instance} | ({"team": team} if team else {}),
         "annotations": {
             "summary": f"{alertname} summary",
             "description": f"{alertname} on {instance} for team {team}",
@@ -204,9 +205,32 @@ def test_amtool_routes_each_team_and_severity_to_its_receiver(am1, team, severit
     assert result.stdout.strip() == f"{team}-{severity}"
 
 
-def test_unmatched_alerts_route_to_the_default_receiver(am1):
-    result = am1.run("amtool config routes test --config.file=/etc/alertmanager/alertmanager.yml team=marketing severity=critical")
+@pytest.mark.parametrize("team", ["", "marketing"])
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_amtool_routes_an_alert_of_no_known_team_by_its_severity(am1, team, severity):
+    labels = f"team={team} " if team else ""
+    result = am1.run(f"amtool config routes test --config.file=/etc/alertmanager/alertmanager.yml {labels}severity={severity} alertname=X")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == f"default-{severity}"
+
+
+def test_amtool_routes_an_alert_of_no_known_severity_to_the_default_receiver(am1):
+    result = am1.run("amtool config routes test --config.file=/etc/alertmanager/alertmanager.yml team=database severity=info")
     assert result.stdout.strip() == "default"
+
+
+def test_a_critical_alert_of_no_team_or_an_unknown_one_still_pages(receivers):
+    names = {(team, severity): unique(f"Orphan{team or 'none'}{severity}") for team in (None, "marketing") for severity in SEVERITIES}
+    post_to(MEMBERS, [alert(name, team, severity) for (team, severity), name in names.items()])
+    wait_for_deliveries(receivers, {name: CHANNELS[severity] for (_team, severity), name in names.items()})
+    for (team, severity), name in names.items():
+        got = delivered(receivers, name)
+        assert set(got) == CHANNELS[severity], (team, severity, sorted(got))
+        assert all(len(entries) == 1 for entries in got.values()), (team, severity)
+        assert got["email"][0]["to"] == ["infrastructure-team@example.org"]
+        assert got["slack"][0]["body"]["channel"] == "#alerts"
+        if severity == "critical":
+            assert got["pagerduty"][0]["body"]["routing_key"] == "molecule-pd-infrastructure"
 
 
 def test_every_combination_is_delivered_once_through_exactly_its_channels(receivers):

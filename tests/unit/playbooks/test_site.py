@@ -20,6 +20,19 @@ from conftest import ROOT
 
 REQUIRED = yaml.safe_load((ROOT / "playbooks/vars/required_secrets.yml").read_text())["site_shipped_required_secrets"]
 EXAMPLE = yaml.safe_load((ROOT / "inventories/vault.yml.example").read_text())
+# An inventory's contacts once filled in (group_vars/all/contacts.yml ships placeholders).
+TEAMS = ["database", "security", "data-engineering", "infrastructure"]
+REAL_CONTACTS = {
+    "platform_contacts": {
+        "teams": [{"name": team, "email_to": [f"{team}@dataaggregator.io"], "slack_channel": f"#oncall-{team}",
+                   "pagerduty_routing_key": team} for team in TEAMS],
+        "default": {"channels": ["email", "slack"], "email_to": ["oncall@dataaggregator.io"], "slack_channel": "#oncall",
+                    "pagerduty_routing_key": "infrastructure"},
+    },
+    "alertmanager_smtp_smarthost": "smtp.dataaggregator.io:587",
+    "alertmanager_smtp_from": "alertmanager@dataaggregator.io",
+    "alertmanager_smtp_auth_username": "alertmanager@dataaggregator.io",
+}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -55,20 +68,59 @@ def test_the_example_vault_not_filled_in_is_refused():
     assert f"{len(REQUIRED)} secrets are missing from the vault" in flat(result.stdout + result.stderr)
 
 
-def test_a_filled_vault_passes_the_preflight(tmp_path):
+def filled(tmp_path, vault_values=None, contacts=True) -> list:
+    """The extra-vars arguments of a filled vault (every secret, unless vault_values says), and real contacts."""
     vault = tmp_path / "vault.yml"
-    vault.write_text(yaml.safe_dump({name: f"filled-{index}" for index, name in enumerate(EXAMPLE)}))
+    values = vault_values if vault_values is not None else {name: f"filled-{index}" for index, name in enumerate(EXAMPLE)}
+    vault.write_text(yaml.safe_dump(values))
+    arguments = ["-e", f"@{vault}"]
+    if contacts:
+        (tmp_path / "contacts.yml").write_text(yaml.safe_dump(REAL_CONTACTS))
+        arguments += ["-e", f"@{tmp_path / 'contacts.yml'}"]
+    return arguments
+
+
+def test_a_filled_vault_and_real_contacts_pass_the_preflight(tmp_path):
     # The play site.yml starts with, alone: the next ones would reach for the hosts.
-    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", "-e", f"@{vault}")
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", *filled(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert recap(result.stdout) == {"localhost": {"ok": 2, "failed": 0}}
+    assert recap(result.stdout) == {"localhost": {"ok": 3, "failed": 0}}
+
+
+@pytest.mark.parametrize("inventory", ["production", "staging"])
+def test_the_shipped_placeholder_contacts_are_all_named_before_any_host_is_touched(tmp_path, inventory):
+    result = ansible("ansible-playbook", "site.yml", "-i", f"inventories/{inventory}", *filled(tmp_path, contacts=False))
+    assert result.returncode != 0
+    output = flat(result.stdout + result.stderr)
+    # Each team's and the default's address and channel, and the mail relay's host, sender and login.
+    assert "13 alert contacts are placeholders, for the alertmanager hosts" in output, output
+    for team in TEAMS:
+        for setting in ("email_to = CHANGE-ME", "slack_channel = #CHANGE-ME"):
+            assert f"team '{team}', {setting} (still CHANGE-ME)" in output.replace("''", "'"), (team, setting)
+    assert "alertmanager_smtp_smarthost = CHANGE-ME:587 (still CHANGE-ME)" in output
+    assert list(recap(result.stdout)) == ["localhost"]
+
+
+@pytest.mark.parametrize(("contacts", "reason"), [
+    ({"alertmanager_smtp_from": "alerts@example.com"}, "alertmanager_smtp_from = alerts@example.com (example.com is reserved for examples)"),
+    ({"alertmanager_smtp_smarthost": "relay.corp.example:25"}, "(relay.corp.example is reserved for examples)"),
+    ({"platform_contacts": {**REAL_CONTACTS["platform_contacts"], "default": {
+        **REAL_CONTACTS["platform_contacts"]["default"], "slack_channel": "#alerts-database"}}},
+     "the default receiver, slack_channel = #alerts-database (the role's example channel)"),
+])
+def test_an_example_address_or_channel_is_refused(tmp_path, contacts, reason):
+    (tmp_path / "worse.yml").write_text(yaml.safe_dump(contacts))
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", *filled(tmp_path),
+                     "-e", f"@{tmp_path / 'worse.yml'}")
+    assert result.returncode != 0
+    output = flat(result.stdout + result.stderr).replace("''", "'")
+    assert "1 alert contacts are placeholders" in output and reason in output, output
 
 
 def test_a_secret_not_needed_by_the_inventory_is_not_asked_for(tmp_path):
-    vault = tmp_path / "vault.yml"
     needed = {name: "filled" for name in EXAMPLE if not name.startswith("vault_aws_")}
-    vault.write_text(yaml.safe_dump({**needed, "backup_s3_bucket": ""}))
-    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/staging", "-e", f"@{vault}")
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/staging",
+                     *filled(tmp_path, {**needed, "backup_s3_bucket": ""}))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -101,7 +153,7 @@ def test_staging_differs_from_production_where_the_seed_says():
     assert (production["prometheus_retention_time"], staging["prometheus_retention_time"]) == ("30d", "7d")
     for variable in ("grafana_log_level", "loki_log_level", "promtail_log_level"):
         assert (production[variable], staging[variable]) == ("info", "debug"), variable
-    assert (production["prometheus_environment"], staging["prometheus_environment"]) == ("production", "staging")
+    assert (production["platform_environment"], staging["platform_environment"]) == ("production", "staging")
     assert production["prometheus_systemd_options"]["MemoryMax"] != staging["prometheus_systemd_options"]["MemoryMax"]
     assert "staging" in staging["grafana_root_url"] and "staging" not in production["grafana_root_url"]
     # The rest is shared, from one file.
@@ -189,7 +241,7 @@ def test_the_sandbox_has_the_production_layout_and_the_shared_settings():
     for variable, value in shared.items():
         if variable not in overridden:
             assert monitor[variable] == value, variable
-    assert monitor["prometheus_environment"] == "sandbox" and monitor["backup_retention_days"] == 7
+    assert monitor["platform_environment"] == "sandbox" and monitor["backup_retention_days"] == 7
     assert monitor["backup_s3_bucket"] == ""
 
 
@@ -198,30 +250,52 @@ LISTENERS = {"prometheus": ("prometheus", "__prometheus_listeners"), "alertmanag
              "exporters": ("all", "__exporters_listeners"), "promtail": ("promtail", "__promtail_listeners")}
 
 
-def listeners_by_host(tmp_path, inventory: str) -> dict:
-    """{host: [listener, ...]} as the roles' preflights see them, with the roles' defaults beneath the inventory."""
+def rendered_per_host(tmp_path, inventory: str, roles, expression: str) -> dict:
+    """{host: value} of an expression over the roles' variables, with the roles' defaults beneath the inventory."""
     defaults = {}
-    for role in LISTENERS:
+    for role in roles:
         defaults.update(yaml.safe_load((ROOT / f"roles/{role}/defaults/main.yml").read_text()))
     # As inventory variables of 'all' in a file: beneath the inventory's group_vars, as role defaults are.
     (tmp_path / "defaults.yml").write_text(yaml.safe_dump({"all": {"vars": defaults}}))
     vault = tmp_path / "unit-vault.yml"
     vault.write_text(yaml.safe_dump({name: f"unit-{name}" for name in EXAMPLE}))
-    out = tmp_path / "listeners"
+    out = tmp_path / "per-host"
     out.mkdir()
-    selected = " + ".join(f"({variable} if '{group}' == 'all' or '{group}' in group_names else [])"
-                          for group, variable in LISTENERS.values())
-    (tmp_path / "listeners.yml").write_text(yaml.safe_dump([{
+    (tmp_path / "per-host.yml").write_text(yaml.safe_dump([{
         "hosts": "all", "gather_facts": False,
-        "vars_files": [str(ROOT / f"roles/{role}/vars/main.yml") for role in LISTENERS],
-        "tasks": [{"ansible.builtin.copy": {"content": "{{ (" + selected + ") | to_json }}",
+        "vars_files": [str(ROOT / f"roles/{role}/vars/main.yml") for role in roles],
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ (" + expression + ") | to_json }}",
                                             "dest": str(out) + "/{{ inventory_hostname }}.json", "mode": "0600"}}],
     }]))
     result = ansible("ansible-playbook", "-i", str(tmp_path / "defaults.yml"), "-i", f"inventories/{inventory}",
-                     str(tmp_path / "listeners.yml"), "-e", f"@{vault}", "-e", "ansible_connection=local",
+                     str(tmp_path / "per-host.yml"), "-e", f"@{vault}", "-e", "ansible_connection=local",
                      "-e", f"ansible_python_interpreter={sys.executable}")
     assert result.returncode == 0, result.stdout + result.stderr
     return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+
+
+def listeners_by_host(tmp_path, inventory: str) -> dict:
+    """{host: [listener, ...]} as the roles' preflights see them."""
+    selected = " + ".join(f"({variable} if '{group}' == 'all' or '{group}' in group_names else [])"
+                          for group, variable in LISTENERS.values())
+    return rendered_per_host(tmp_path, inventory, LISTENERS, selected)
+
+
+@pytest.mark.parametrize(("inventory", "other"), [("staging", "production"), ("production", "staging")])
+def test_one_environment_name_labels_every_metric_alert_and_log_stream(tmp_path, inventory, other):
+    """Prometheus's external labels (what its alerts carry) and scrape labels, and Promtail's stream labels."""
+    by_host = rendered_per_host(tmp_path, inventory, ["prometheus", "promtail"], (
+        "({'external': __prometheus_config.global.external_labels, 'scrape': __prometheus_config.scrape_configs}"
+        " if 'prometheus' in group_names else {})"
+        " | combine({'streams': __promtail_config.scrape_configs} if 'promtail' in group_names else {})"))
+    assert any("external" in value for value in by_host.values()) and any("streams" in value for value in by_host.values())
+    for host, value in by_host.items():
+        if "external" in value:
+            assert value["external"]["environment"] == inventory, host
+            assert f'"environment": "{inventory}"' in json.dumps(value["scrape"]), host
+        if "streams" in value:
+            assert f'"environment": "{inventory}"' in json.dumps(value["streams"]), host
+        assert other not in json.dumps(value), host
 
 
 @pytest.mark.parametrize("inventory", ["production", "staging"])
@@ -250,12 +324,10 @@ def test_no_service_of_the_inventory_listens_openly_without_authentication(tmp_p
 
 
 def test_a_host_added_without_its_private_address_is_named_by_the_preflight(tmp_path):
-    vault = tmp_path / "vault.yml"
-    vault.write_text(yaml.safe_dump({name: f"filled-{index}" for index, name in enumerate(EXAMPLE)}))
     extra = tmp_path / "more.yml"
     extra.write_text(yaml.safe_dump({"postgres": {"hosts": {"db2.dataaggregator.example": None}}}))
     result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", "-i", str(extra),
-                     "-e", f"@{vault}")
+                     *filled(tmp_path))
     assert result.returncode != 0
     assert "Set private_address (the host's address on the fleet's private network) for db2.dataaggregator.example in" \
         in flat(result.stdout + result.stderr)

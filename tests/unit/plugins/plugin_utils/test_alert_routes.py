@@ -30,7 +30,7 @@ SEED_POLICY = {
         {"name": "infrastructure", "email_to": ["ops@example.org"], "slack_channel": "#ops", "pagerduty_routing_key": "ops",
          "webhook_urls": ["http://hooks.example.org/ops"], "channels": {"warning": ["email", "slack", "webhook"]}},
     ],
-    "default": {"channels": ["email"], "email_to": ["ops@example.org"]},
+    "default": {"channels": ["email"], "email_to": ["ops@example.org"], "slack_channel": "#ops", "pagerduty_routing_key": "ops"},
 }
 TEAMS = ["database", "security", "data-engineering", "infrastructure"]
 INTEGRATIONS = {"email": "email_configs", "slack": "slack_configs", "pagerduty": "pagerduty_configs", "webhook": "webhook_configs"}
@@ -77,7 +77,7 @@ def test_output_passes_amtool_check_config(amtool, config_file):
     result = subprocess.run([amtool, "check-config", str(config_file)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
-    assert f" - {len(TEAMS) * 2 + 1} receivers" in result.stdout
+    assert f" - {(len(TEAMS) + 1) * 2 + 1} receivers" in result.stdout
 
 
 @pytest.mark.parametrize("team", TEAMS)
@@ -87,11 +87,27 @@ def test_every_team_and_severity_routes_to_exactly_one_receiver(amtool, config_f
     assert receiver_for(amtool, config_file, team=team, severity=severity, alertname="X") == f"{team}-{severity}"
 
 
-@pytest.mark.parametrize(
-    "labels",
-    [{"team": "marketing", "severity": "critical"}, {"team": "database", "severity": "info"}, {"alertname": "Watchdog"}],
-)
-def test_unmatched_alerts_reach_the_default_receiver(amtool, config_file, labels):
+@pytest.mark.parametrize("team", [None, "marketing", ""])
+@pytest.mark.parametrize("severity", ["critical", "warning"])
+def test_an_alert_of_no_known_team_still_gets_its_severitys_channels(amtool, config_file, team, severity):
+    labels = {"severity": severity, "alertname": "X"} | ({} if team is None else {"team": team})
+    assert receiver_for(amtool, config_file, **labels) == f"default-{severity}"
+
+
+def test_the_default_contacts_get_each_tiers_channels_and_timings():
+    result = alert_routes(SEED_POLICY)
+    receivers = {r["name"]: r for r in result["receivers"]}
+    assert sorted(key for key in receivers["default-critical"] if key != "name") == ["email_configs", "pagerduty_configs", "slack_configs"]
+    assert receivers["default-critical"]["pagerduty_configs"][0]["routing_key_file"].endswith("/pagerduty-ops")
+    assert sorted(key for key in receivers["default-warning"] if key != "name") == ["email_configs", "slack_configs"]
+    # After every team's routes: a team's alert never reaches them.
+    routes = result["route"]["routes"]
+    assert [r["receiver"] for r in routes[-2:]] == ["default-critical", "default-warning"]
+    assert routes[-2] == {"receiver": "default-critical", "matchers": ['severity="critical"'], "group_wait": "5s", "repeat_interval": "1h"}
+
+
+@pytest.mark.parametrize("labels", [{"team": "database", "severity": "info"}, {"alertname": "Watchdog"}])
+def test_alerts_of_no_known_severity_reach_the_default_receiver(amtool, config_file, labels):
     assert receiver_for(amtool, config_file, **labels) == "default"
 
 
@@ -151,7 +167,7 @@ def test_custom_matchers_select_teams_by_other_labels(amtool, tmp_path):
     path.write_text(yaml.safe_dump({"global": {"smtp_smarthost": "localhost:25", "smtp_from": "a@example.org",
                                                "slack_api_url": "http://slack.invalid/"}, **alert_routes(custom)}))
     assert receiver_for(amtool, path, service="billing", severity="critical") == "payments-critical"
-    assert receiver_for(amtool, path, team="payments", severity="critical") == "default"
+    assert receiver_for(amtool, path, team="payments", severity="critical") == "default-critical"
 
 
 @pytest.mark.parametrize(
@@ -171,6 +187,8 @@ def test_custom_matchers_select_teams_by_other_labels(amtool, tmp_path):
                         "channels": {"urgent": ["email"]}}]), "unknown severity 'urgent'"),
         (policy(teams=[{"name": "db", "e_mail": ["a@x"]}]), "unknown keys ['e_mail']"),
         (policy(default={"channels": ["slack"]}), "the default receiver is notified by slack but has no slack_channel"),
+        (policy(default={"channels": ["email"], "email_to": ["ops@example.org"], "slack_channel": "#ops"}),
+         "the default receiver (for critical alerts of no known team) is notified by pagerduty but has no pagerduty_routing_key"),
         ({"severities": [], "teams": [], "default": {}}, "'severities' must be a non-empty list"),
         ({"teams": [], "default": {}}, "the policy has no 'severities'"),
     ],
