@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Runs the file_set module with secret contents in its no_log parameter.
 
 The module's own documentation describes the options; this plugin only moves

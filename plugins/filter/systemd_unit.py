@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 

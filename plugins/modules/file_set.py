@@ -1,13 +1,13 @@
 #!/usr/bin/python
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: file_set
 short_description: Put a whole set of files, directories and links in place in one step
-version_added: 0.2.0
+version_added: 0.1.0
 author: Data Aggregator Platform infrastructure team (@dataaggregator)
 description:
   - Makes directories, files with the given content, and symbolic links exist

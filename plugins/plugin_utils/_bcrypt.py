@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stable bcrypt hashes for exporter-toolkit web configs.
 
 A bcrypt hash normally carries a random salt, so rendering a web config twice

@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Move the credentials of prometheus.yml into files that Prometheus reads.
 
 Prometheus reads every credential of an HTTP client from a file when told

@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Move the contents of a file set's secret files into its no_log parameter.
 
 Ansible logs a module's parameters to the managed host's journal (syslog)

@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """grafana.ini settings that are secrets, each kept in a file of its own.
 
 Grafana reads any setting from a file with ``$__file{PATH}``. A secret

@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Log sources as data, and their rendering for Promtail.
 
 A log source says what to read and what to pull out of each line, in terms

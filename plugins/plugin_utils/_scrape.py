@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build Prometheus scrape configs from the Ansible inventory.
 
 Everything this collection installs is found through the inventory groups and

@@ -1,5 +1,5 @@
 # Copyright: Contributors to the dataaggregator.infrastructure collection
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PostgreSQL backups that are proven to restore.
 
 Installed by the backup role as /usr/local/sbin/dataaggregator-backup and run
