@@ -1,15 +1,15 @@
-"""Time the seed's backup against the backup role's, on one database of at least 1 GiB.
+"""Time the docker-compose stack's backup script against the backup role's, on one database of at least 1 GiB.
 
 Run as root on a host with PostgreSQL (make benchmark runs it in a throwaway
 container). In one run it builds the database with pgbench, then times:
 
-  seed   pg_dump | gzip > file.sql.gz            (the original backup script)
+  old    pg_dump | gzip > file.sql.gz            (the docker-compose stack's backup script)
   role   dataaggregator-backup backup            (dump, fsync, full-read verification,
                                                   checksums and manifest), once per
                                                   variant (format:compression)
 
 and prints wall time, CPU time (of the client processes; the server's work is
-in the wall time) and size of each, and the ratios role/seed.
+in the wall time) and size of each, and the ratios role/old.
 """
 
 from __future__ import annotations
@@ -84,14 +84,14 @@ def main() -> int:
     bin_dir = as_postgres(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip() \
         if shutil.which("pg_config") else sorted(f"/usr/lib/postgresql/{v}/bin" for v in os.listdir("/usr/lib/postgresql"))[-1]
 
-    seed_file = os.path.join(args.workdir, "seed.sql.gz")
-    seed_wall, seed_cpu = measure(lambda: as_postgres(
-        ["bash", "-c", f"set -euo pipefail; {bin_dir}/pg_dump {args.database} | gzip > {seed_file}"]))
-    seed_size = tree_size(seed_file)
+    old_file = os.path.join(args.workdir, "old-script.sql.gz")
+    old_wall, old_cpu = measure(lambda: as_postgres(
+        ["bash", "-c", f"set -euo pipefail; {bin_dir}/pg_dump {args.database} | gzip > {old_file}"]))
+    old_size = tree_size(old_file)
 
     print(f"database {args.database}: {size / 2**30:.2f} GiB on disk (pgbench scale {args.scale}), {os.cpu_count()} CPUs")
-    print(f"{'':48} {'wall s':>8} {'CPU s':>8} {'size MiB':>9} {'wall/seed':>9} {'size/seed':>9}")
-    print(f"{'seed: pg_dump | gzip':48} {seed_wall:8.1f} {seed_cpu:8.1f} {seed_size / 2**20:9.1f}")
+    print(f"{'':48} {'wall s':>8} {'CPU s':>8} {'size MiB':>9} {'wall/old':>9} {'size/old':>9}")
+    print(f"{'old script: pg_dump | gzip':48} {old_wall:8.1f} {old_cpu:8.1f} {old_size / 2**20:9.1f}")
     for number, variant in enumerate(args.variant or ["custom:zstd:3", "directory:1"]):
         fmt, _sep, compress = variant.partition(":")
         backup_dir = os.path.join(args.workdir, f"role-{number}")
@@ -110,7 +110,7 @@ def main() -> int:
                                                                  stdout=subprocess.DEVNULL))
         role_size = tree_size(os.path.join(backup_dir, args.database))
         label = f"role: {fmt} {compress}, {args.jobs} jobs, verified"
-        print(f"{label:48} {wall:8.1f} {cpu:8.1f} {role_size / 2**20:9.1f} {wall / seed_wall:9.2f} {role_size / seed_size:9.2f}")
+        print(f"{label:48} {wall:8.1f} {cpu:8.1f} {role_size / 2**20:9.1f} {wall / old_wall:9.2f} {role_size / old_size:9.2f}")
         shutil.rmtree(backup_dir, ignore_errors=True)
     shutil.rmtree(args.workdir, ignore_errors=True)
     return 0

@@ -62,7 +62,7 @@ def render() -> str:
         "",
         "# Log sources",
         "",
-        f"The promtail role ships the seed's {len(shipped)} log sources (`promtail_log_sources`). Add sources with",
+        f"The promtail role ships the docker-compose stack's {len(shipped)} log sources (`promtail_log_sources`). Add sources with",
         "`promtail_log_sources_extra`, leave some out with `promtail_log_sources_disabled`.",
         "",
         "| Source | Job | Reads | Parsing | Labels | Structured metadata | Time from | Access |",
