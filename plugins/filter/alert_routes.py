@@ -16,7 +16,7 @@ description:
     tier), and one route that selects it with the team's and the tier's
     matchers.
   - An alert of a tier whose team is missing or unknown still gets the tier's
-    channels and timings, so a critical one pages: each tier gets a
+    channels and timings, so a critical one pages; each tier gets a
     C(default-<tier>) receiver with the default contacts, routed after the teams.
     Only alerts of no known tier go to the receiver C(default), through the
     default's own C(channels).
