@@ -70,6 +70,9 @@ options:
     description:
       - C(secrets_dir), the directory of the routing key files (default C(/etc/alertmanager/secrets)).
       - C(pagerduty_keys), the routing key references that exist; others are an error.
+      - C(watchdog_webhook_urls), the dead-man's switch that the always-firing C(Watchdog) alert reaches
+        every minute, through a route before all others; empty, the C(Watchdog) goes to a receiver
+        with no integration.
     type: dict
     default: {}
 """
@@ -94,7 +97,9 @@ _value:
       description: The root route (receiver C(default)) with one child route per team and tier, then one per tier.
       type: dict
     receivers:
-      description: C(default), then C(<team>-<tier>) for every team and tier, then C(default-<tier>) for every tier.
+      description: >-
+        C(default), then C(<team>-<tier>) for every team and tier, then C(default-<tier>) for every tier,
+        then C(watchdog).
       type: list
       elements: dict
     inhibit_rules:

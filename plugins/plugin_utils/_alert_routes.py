@@ -13,6 +13,11 @@ alert of no known tier goes to the plain default receiver, through the
 default's own channels. Each tier inhibits the tiers after it for the same
 alertname and instance.
 
+The Watchdog alert, which always fires, gets a route of its own before all
+others: to a dead-man's-switch receiver (a webhook that an outside service
+expects every minute, and pages when it stops), or to a receiver with no
+integration when there is none, so it never reaches a person.
+
 Secrets never enter the generated config: PagerDuty routing keys are named by
 reference and read by Alertmanager from files (routing_key_file); the Slack
 webhook URL and the SMTP password are global settings of the role.
@@ -48,6 +53,9 @@ MATCHER = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.
 PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 
 TEMPLATE_PREFIX = "dataaggregator"
+# The always-firing alert of the shipped rules, and the receiver it goes to.
+WATCHDOG_ALERT = "Watchdog"
+WATCHDOG = "watchdog"
 
 
 def _fail(message: str) -> None:
@@ -161,10 +169,15 @@ def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
                        <secrets_dir>/pagerduty-ref
       pagerduty_keys   the routing key references that exist; a team that names
                        another one is an error (None: not checked)
+      watchdog_webhook_urls  the dead-man's switch: the Watchdog alert goes there
+                       every minute (empty: nowhere)
     """
     options = dict(options or {})
     secrets_dir = str(options.get("secrets_dir") or "/etc/alertmanager/secrets").rstrip("/")
     pagerduty_keys = options.get("pagerduty_keys")
+    watchdog_urls = options.get("watchdog_webhook_urls") or []
+    if not isinstance(watchdog_urls, list) or not all(isinstance(url, str) and url for url in watchdog_urls):
+        _fail("watchdog_webhook_urls must be a list of URLs")
     if pagerduty_keys is not None:
         pagerduty_keys = set(pagerduty_keys)
 
@@ -203,8 +216,8 @@ def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
         _check_keys(f"team #{index + 1}", team, TEAM_KEYS)
         name = _check_name(f"team #{index + 1}", team.get("name"))
         where = f"team {name!r}"
-        if name == "default":
-            _fail(f"{where}: 'default' is the name of the receiver for unmatched alerts")
+        if name in ("default", WATCHDOG):
+            _fail(f"{where}: {name!r} is the name of a receiver the filter makes (unmatched alerts, the Watchdog)")
         matchers = _check_matchers(where, team.get("matchers", [f'team="{name}"']))
         overrides = team.get("channels", {})
         if not isinstance(overrides, Mapping):
@@ -245,6 +258,12 @@ def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
         for position, source in enumerate(checked_tiers)
         for target in checked_tiers[position + 1:]
     ]
+    # First of all: the Watchdog never reaches a team or the default contacts.
+    receivers.append({"name": WATCHDOG, **({"webhook_configs": [{"url": url, "send_resolved": False} for url in watchdog_urls]}
+                                           if watchdog_urls else {})})
+    _unique("receivers", [receiver["name"] for receiver in receivers])
+    routes.insert(0, {"receiver": WATCHDOG, "matchers": [f'alertname="{WATCHDOG_ALERT}"'],
+                      "group_wait": "0s", "group_interval": "1m", "repeat_interval": "1m"})
     return {
         "route": {"receiver": "default", "group_by": list(group_by), "routes": routes},
         "receivers": receivers,

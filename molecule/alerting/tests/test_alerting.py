@@ -307,6 +307,20 @@ def test_an_alert_that_fires_in_prometheus_reaches_the_webhook(receivers):
                           timeout=90, interval=3), name
 
 
+def test_the_watchdog_reaches_the_dead_mans_switch_every_minute_and_no_person(receivers):
+    """The Watchdog (shipped meta.yml) fires from the start; the switch sees it again and again."""
+    def calls():
+        return [entry for entry in delivered(receivers, '"Watchdog"').get("webhook", [])
+                if entry["path"] == "/webhook/watchdog-molecule-secret"]
+
+    assert wait_until(lambda: len(calls()) >= 2, timeout=180, interval=5), delivered(receivers, '"Watchdog"')
+    moments = sorted(entry["received_at"] for entry in calls())
+    # Repeated every minute (after the first, one per group interval), not once.
+    assert moments[-1] - moments[0] >= 50, moments
+    assert all(entry["body"]["receiver"] == "watchdog" for entry in calls())
+    assert set(delivered(receivers, '"Watchdog"')) == {"webhook"}, "the Watchdog reached a person"
+
+
 def test_prometheus_knows_every_member_with_its_scheme(am1):
     response = http_get(am1, "http://127.0.0.1:9090/api/v1/alertmanagers")
     active = sorted(a["url"] for a in json.loads(response["body"])["data"]["activeAlertmanagers"])

@@ -29,7 +29,7 @@ def test_alert_routes_filter_is_registered():
         "teams": [{"name": "database", "email_to": ["dba@example.org"]}],
         "default": {"channels": ["email"], "email_to": ["ops@example.org"]},
     }
-    assert [r["name"] for r in filters["alert_routes"](policy)["receivers"]] == ["default", "database-critical", "default-critical"]
+    assert [r["name"] for r in filters["alert_routes"](policy)["receivers"]] == ["default", "database-critical", "default-critical", "watchdog"]
 
 
 def test_grafana_dashboard_filter_takes_one_spec_or_a_list():

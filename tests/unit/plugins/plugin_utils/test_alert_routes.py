@@ -77,7 +77,8 @@ def test_output_passes_amtool_check_config(amtool, config_file):
     result = subprocess.run([amtool, "check-config", str(config_file)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
-    assert f" - {(len(TEAMS) + 1) * 2 + 1} receivers" in result.stdout
+    # default, each team's and the default contacts' two tiers, and the Watchdog's.
+    assert f" - {(len(TEAMS) + 1) * 2 + 2} receivers" in result.stdout
 
 
 @pytest.mark.parametrize("team", TEAMS)
@@ -106,9 +107,28 @@ def test_the_default_contacts_get_each_tiers_channels_and_timings():
     assert routes[-2] == {"receiver": "default-critical", "matchers": ['severity="critical"'], "group_wait": "5s", "repeat_interval": "1h"}
 
 
-@pytest.mark.parametrize("labels", [{"team": "database", "severity": "info"}, {"alertname": "Watchdog"}])
+@pytest.mark.parametrize("labels", [{"team": "database", "severity": "info"}, {"alertname": "Other"}])
 def test_alerts_of_no_known_severity_reach_the_default_receiver(amtool, config_file, labels):
     assert receiver_for(amtool, config_file, **labels) == "default"
+
+
+@pytest.mark.parametrize("labels", [{}, {"team": "database", "severity": "critical"}, {"severity": "none", "team": "infrastructure"}])
+def test_the_watchdog_reaches_only_its_own_receiver_whatever_its_labels(amtool, config_file, labels):
+    assert receiver_for(amtool, config_file, alertname="Watchdog", **labels) == "watchdog"
+
+
+def test_the_watchdog_goes_to_the_dead_mans_switch_every_minute_or_nowhere():
+    switched = alert_routes(SEED_POLICY, {"watchdog_webhook_urls": ["https://hc-ping.example/abc"]})
+    first = switched["route"]["routes"][0]
+    assert first == {"receiver": "watchdog", "matchers": ['alertname="Watchdog"'], "group_wait": "0s",
+                     "group_interval": "1m", "repeat_interval": "1m"}
+    receivers = {r["name"]: r for r in switched["receivers"]}
+    assert receivers["watchdog"] == {"name": "watchdog", "webhook_configs": [{"url": "https://hc-ping.example/abc", "send_resolved": False}]}
+    # Without a switch: a receiver with no integration, so the Watchdog reaches no person.
+    receivers = {r["name"]: r for r in alert_routes(SEED_POLICY)["receivers"]}
+    assert receivers["watchdog"] == {"name": "watchdog"}
+    with pytest.raises(AnsibleFilterError, match="watchdog_webhook_urls must be a list of URLs"):
+        alert_routes(SEED_POLICY, {"watchdog_webhook_urls": "https://hc-ping.example/abc"})
 
 
 @pytest.mark.parametrize("team", TEAMS)
@@ -180,7 +200,8 @@ def test_custom_matchers_select_teams_by_other_labels(amtool, tmp_path):
         (policy(severities=SEED_POLICY["severities"] + [SEED_POLICY["severities"][1]]), "the name 'warning' is used twice"),
         (policy(severities=[{"name": "critical", "channels": ["email"], "group_wait": "5 seconds"}]), "group_wait is not a duration"),
         (policy(severities=[{"name": "critical", "channels": ["email"], "repeat_interval": "1hour"}]), "repeat_interval is not a duration"),
-        (policy(teams=[{"name": "default", "email_to": ["a@example.org"]}]), "'default' is the name of the receiver"),
+        (policy(teams=[{"name": "default", "email_to": ["a@example.org"]}]), "'default' is the name of a receiver the filter makes"),
+        (policy(teams=[{"name": "watchdog", "email_to": ["a@example.org"]}]), "'watchdog' is the name of a receiver the filter makes"),
         (policy(teams=[{"name": "db", "matchers": ["team=database"], "email_to": ["a@x"], "slack_channel": "#x",
                         "pagerduty_routing_key": "k"}]), "invalid matcher 'team=database'"),
         (policy(teams=[{"name": "db", "email_to": ["a@x"], "slack_channel": "#x", "pagerduty_routing_key": "k",
