@@ -289,7 +289,8 @@ def suite_site(workdir, count):
     # The sandbox's settings and secrets, as the full-stack scenario uses them.
     group_vars = inventory_dir / "group_vars"
     (group_vars / "all").mkdir(parents=True)
-    shutil.copy(REPO / "inventories/sandbox/group_vars/all/main.yml", group_vars / "all/main.yml")
+    for name in ("main.yml", "contacts.yml"):
+        shutil.copy(REPO / "inventories/sandbox/group_vars/all" / name, group_vars / "all" / name)
     shutil.copy(REPO / "inventories/shared/all.yml", group_vars / "all/shared.yml")
     shutil.copy(REPO / "inventories/sandbox/group_vars/sandbox.yml", group_vars / "sandbox.yml")
     shutil.copy(REPO / "inventories/sandbox/group_vars/redis.yml", group_vars / "redis.yml")
