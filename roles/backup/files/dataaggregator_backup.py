@@ -705,11 +705,16 @@ def decrypt(path: str, identity: str) -> str:
 
 def download(config: Config, client, found: dict, relative: str, target: str, identity: str) -> str:
     """One object of a remote set into target, decrypted if it was encrypted; returns the local path."""
+    # The manifest names the files: one that points outside the set (an absolute
+    # path, a ".." part) is refused, whoever could write to the bucket.
+    parts = relative.replace("\\", "/").split("/")
+    if not relative or relative.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise BackupError("fetch", f"the manifest of {found['stamp']} names {relative!r}, outside the set", found["database"])
     key = remote_key(config, found["database"], found["stamp"], relative)
     encrypted = key + AGE_SUFFIX in found["keys"]
     if not encrypted and key not in found["keys"]:
         raise BackupError("fetch", f"{relative} of {found['stamp']} is missing from the bucket", found["database"])
-    path = os.path.join(target, relative)
+    path = os.path.join(target, *parts)
     os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
     received = path + (AGE_SUFFIX if encrypted else "")
     client.download_file(config.s3["bucket"], key + (AGE_SUFFIX if encrypted else ""), received,
@@ -731,6 +736,10 @@ def download_set(config: Config, client, found: dict, identity: str) -> str:
         manifest = read_manifest(partial)
         if manifest is None or manifest.get("database") != name or manifest.get("stamp") != stamp:
             raise BackupError("fetch", f"the manifest of {stamp} in the bucket is not {name}'s manifest of {stamp}", name)
+        # What the restore reads is one of the files (a custom archive) or their directory (directory format).
+        dump = str((manifest.get("database_entry") or {}).get("path", ""))
+        if not any(relative == dump or relative.startswith(dump + "/") for relative in manifest.get("files", {})):
+            raise BackupError("fetch", f"the manifest of {stamp} names a dump, {dump!r}, that is not among its files", name)
         os.chmod(manifest_path, config.file_mode)
         for relative, expected in manifest.get("files", {}).items():
             path = download(config, client, found, relative, partial, identity)

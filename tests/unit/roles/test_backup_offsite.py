@@ -66,7 +66,7 @@ def sealed_set(directory, stamp, files):
     for name, content in files.items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_bytes(content)
-    backup.seal(str(path), {"database": "app", "stamp": stamp, "verified": True}, 0o600)
+    backup.seal(str(path), {"database": "app", "stamp": stamp, "verified": True, "database_entry": {"path": "app.dump"}}, 0o600)
     return path
 
 
@@ -188,3 +188,24 @@ def test_list_shows_the_buckets_sets_complete_or_not(tmp_path, endpoint, s3):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert [(found["stamp"], found["complete"], found["encrypted"]) for found in listed] == [(partial, False, False), (complete, True, False)]
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/etc/escaped", "dump/../../escaped", "./app.dump"])
+def test_a_manifest_that_names_a_file_outside_the_set_is_refused(tmp_path, endpoint, s3, name):
+    stamp = stamp_ago(0)
+    manifest = {"database": "app", "stamp": stamp, "verified": True, "files": {name: {"size": 1, "sha256": "0" * 64}},
+                "database_entry": {"path": name}}
+    s3.put_object(Bucket=BUCKET, Key=f"db/app/{stamp}/manifest.json", Body=json.dumps(manifest).encode())
+    s3.put_object(Bucket=BUCKET, Key=f"db/app/{stamp}/{name.lstrip('/')}", Body=b"x")
+    with pytest.raises(backup.BackupError, match="outside the set"):
+        backup.fetch_set(settings(tmp_path / "host", endpoint), "app", stamp, "")
+    assert not (tmp_path / "escaped").exists() and not list((tmp_path / "host" / "app").iterdir())
+
+
+def test_a_manifest_whose_dump_is_not_among_its_files_is_refused(tmp_path, endpoint, s3):
+    stamp = stamp_ago(0)
+    manifest = {"database": "app", "stamp": stamp, "verified": True, "files": {"app.dump": {"size": 1, "sha256": "0" * 64}},
+                "database_entry": {"path": "../../../var/lib/postgresql/other.dump"}}
+    s3.put_object(Bucket=BUCKET, Key=f"db/app/{stamp}/manifest.json", Body=json.dumps(manifest).encode())
+    with pytest.raises(backup.BackupError, match="names a dump, '../../../var/lib/postgresql/other.dump', that is not among"):
+        backup.fetch_set(settings(tmp_path, endpoint), "app", stamp, "")
