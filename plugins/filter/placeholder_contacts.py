@@ -16,7 +16,8 @@ description:
   - A placeholder is a value that still holds C(CHANGE-ME), an address at a domain reserved for
     examples (C(example.org), C(example.com), C(example.net), and the C(.example), C(.invalid),
     C(.test) and C(.localhost) names), or one of O(placeholder_channels).
-  - Hosts whose C(site_placeholder_contacts_allowed) is true (the sandbox) are not checked.
+  - Hosts whose C(site_placeholder_contacts_allowed) is true (the sandbox) are not checked, and a
+    host's C(site_real_slack_channels) are real channels even when named like an example.
 options:
   _input:
     description: Ansible's C(hostvars).

@@ -10,7 +10,8 @@ as examples. Alertmanager would accept them all and deliver nothing.
 Checked on every host of the alertmanager group: each team's and the
 default's e-mail addresses and Slack channel in alertmanager_routing_policy,
 the sender and login of the mail relay, and the relay's host name. A host
-whose site_placeholder_contacts_allowed is true (the sandbox) is left out.
+whose site_placeholder_contacts_allowed is true (the sandbox) is left out,
+and a host's site_real_slack_channels are real even when named like an example.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def _reason(value: str, placeholder_channels: set, kind: str) -> str:
         if RESERVED_DOMAIN.search(domain):
             return f"{domain} is reserved for examples"
     if kind == "host":
-        name = value.rpartition(":")[0] if ":" in value else value
-        if RESERVED_DOMAIN.search(name.strip().rstrip(".")):
+        name = (value.rpartition(":")[0] if ":" in value else value).strip().rstrip(".")
+        # A relay on the host itself (localhost:25) is a real one.
+        if name.lower() != "localhost" and RESERVED_DOMAIN.search(name):
             return f"{name} is reserved for examples"
     if kind == "slack" and value in placeholder_channels:
         return "the role's example channel"
@@ -75,12 +77,13 @@ def placeholder_contacts(hostvars: Mapping, groups: Mapping, placeholder_channel
         if variables.get("site_placeholder_contacts_allowed"):
             continue
         contacts = _contacts(variables.get("alertmanager_routing_policy"))
+        real_channels = set(variables.get("site_real_slack_channels") or [])
         for setting, kind in (("alertmanager_smtp_smarthost", "host"), ("alertmanager_smtp_from", "email"),
                               ("alertmanager_smtp_auth_username", "login")):
             if variables.get(setting):
                 contacts.append((setting, kind, str(variables[setting])))
         for setting, kind, value in contacts:
-            reason = _reason(value, channels, kind)
+            reason = _reason(value, channels - real_channels, kind)
             if reason:
                 finding = findings.setdefault((setting, value), {"setting": setting, "value": value, "reason": reason,
                                                                  "group": GROUP, "hosts": []})

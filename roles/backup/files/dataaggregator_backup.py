@@ -571,16 +571,23 @@ def backup_database(config: Config, database: dict, started: float) -> dict:
 # -- object storage -----------------------------------------------------------
 
 def s3_errors() -> tuple:
-    """What boto3 raises when the store refuses or cannot be reached."""
-    import boto3.exceptions
-    import botocore.exceptions
-
+    """What boto3 raises when the store refuses or cannot be reached (only OSError without boto3)."""
+    try:
+        import boto3.exceptions
+        import botocore.exceptions
+    except ImportError:
+        return (OSError,)
     return (boto3.exceptions.Boto3Error, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError)
 
 
 def s3_client(config: Config):
-    # Imported here: only hosts that upload need boto3 (python3-boto3).
-    import boto3
+    if not config.s3.get("bucket"):
+        raise BackupError("s3", "this host has no bucket configured (backup_s3_bucket)")
+    # Imported here: only hosts that upload need boto3 (python3-boto3, which the role installs with a bucket).
+    try:
+        import boto3
+    except ImportError:
+        raise BackupError("s3", "boto3 is missing: install python3-boto3 (the backup role does when backup_s3_bucket is set)") from None
 
     return boto3.client("s3", endpoint_url=config.s3.get("endpoint_url") or None,
                         region_name=config.s3.get("region") or None,
@@ -722,6 +729,17 @@ def download(config: Config, client, found: dict, relative: str, target: str, id
     return decrypt(received, identity) if encrypted else received
 
 
+def well_formed(manifest) -> bool:
+    """Whether a manifest from elsewhere has the shape this program writes (so checking it cannot crash)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("database_entry"), dict):
+        return False
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not isinstance(manifest["database_entry"].get("path"), str):
+        return False
+    return all(isinstance(name, str) and "\0" not in name and isinstance(entry, dict) and isinstance(entry.get("size"), int)
+               and isinstance(entry.get("sha256"), str) for name, entry in files.items())
+
+
 def download_set(config: Config, client, found: dict, identity: str) -> str:
     """A remote set into the database's directory, every file checked against its manifest; returns its path."""
     name, stamp = found["database"], found["stamp"]
@@ -734,7 +752,7 @@ def download_set(config: Config, client, found: dict, identity: str) -> str:
     try:
         manifest_path = download(config, client, found, MANIFEST, partial, identity)
         manifest = read_manifest(partial)
-        if manifest is None or manifest.get("database") != name or manifest.get("stamp") != stamp:
+        if not well_formed(manifest) or manifest.get("database") != name or manifest.get("stamp") != stamp:
             raise BackupError("fetch", f"the manifest of {stamp} in the bucket is not {name}'s manifest of {stamp}", name)
         # What the restore reads is one of the files (a custom archive) or their directory (directory format).
         dump = str((manifest.get("database_entry") or {}).get("path", ""))
@@ -786,11 +804,16 @@ def fetch_set(config: Config, name: str, stamp: str, identity: str) -> dict:
         failures = []
         for found in remote:
             if local.get(found["stamp"], {}).get("good"):
-                log(f"{name}: {found['stamp']} is on this host already; it is checked, not downloaded")
-                return checked_in_full(local[found["stamp"]])
+                try:
+                    checked = checked_in_full(local[found["stamp"]])
+                    log(f"{name}: {found['stamp']} is on this host already, and matches its manifest; not downloaded")
+                    return checked
+                except BackupError as exc:
+                    # Marked FAILED now; the bucket's copy replaces it.
+                    log(f"{name}: the copy of {found['stamp']} on this host is damaged ({exc}); downloading it")
             try:
                 download_set(config, client, found, identity)
-            except BackupError as exc:
+            except (BackupError, *s3_errors()) as exc:
                 if stamp not in ("", "latest"):
                     raise
                 failures.append(f"{found['stamp']}: {exc}")

@@ -101,6 +101,16 @@ def test_the_shipped_placeholder_contacts_are_all_named_before_any_host_is_touch
     assert list(recap(result.stdout)) == ["localhost"]
 
 
+def test_a_real_channel_named_like_an_example_and_a_local_relay_can_be_declared(tmp_path):
+    contacts = {"platform_contacts": {**REAL_CONTACTS["platform_contacts"], "default": {
+        **REAL_CONTACTS["platform_contacts"]["default"], "slack_channel": "#alerts"}},
+        "site_real_slack_channels": ["#alerts"], "alertmanager_smtp_smarthost": "localhost:25"}
+    (tmp_path / "ours.yml").write_text(yaml.safe_dump(contacts))
+    result = ansible("ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/production", *filled(tmp_path),
+                     "-e", f"@{tmp_path / 'ours.yml'}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(("contacts", "reason"), [
     ({"alertmanager_smtp_from": "alerts@example.com"}, "alertmanager_smtp_from = alerts@example.com (example.com is reserved for examples)"),
     ({"alertmanager_smtp_smarthost": "relay.corp.example:25"}, "(relay.corp.example is reserved for examples)"),

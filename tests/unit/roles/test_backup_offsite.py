@@ -209,3 +209,37 @@ def test_a_manifest_whose_dump_is_not_among_its_files_is_refused(tmp_path, endpo
     s3.put_object(Bucket=BUCKET, Key=f"db/app/{stamp}/manifest.json", Body=json.dumps(manifest).encode())
     with pytest.raises(backup.BackupError, match="names a dump, '../../../var/lib/postgresql/other.dump', that is not among"):
         backup.fetch_set(settings(tmp_path, endpoint), "app", stamp, "")
+
+
+@pytest.mark.parametrize("manifest", [[], {"database": "app", "stamp": "S", "files": {"app.dump": "zz"}, "database_entry": {"path": "app.dump"}},
+                                      {"database": "app", "stamp": "S", "files": {}, "database_entry": "app.dump"}])
+def test_a_malformed_manifest_in_the_bucket_fails_in_one_line_and_an_older_set_is_used(tmp_path, endpoint, s3, manifest):
+    good, broken = stamp_ago(1), stamp_ago(0)
+    sealed_set(tmp_path / "host", good, {"app.dump": b"PGDMP good"})
+    config = settings(tmp_path / "host", endpoint)
+    backup.upload_missing(config, "app", backup.backup_sets(config, "app"), backup.now())
+    body = json.dumps(manifest).replace('"S"', f'"{broken}"').encode()
+    s3.put_object(Bucket=BUCKET, Key=f"db/app/{broken}/manifest.json", Body=body)
+    elsewhere = settings(tmp_path / "new-host", endpoint)
+    with pytest.raises(backup.BackupError, match=f"the manifest of {broken} in the bucket is not app's manifest"):
+        backup.fetch_set(elsewhere, "app", broken, "")
+    assert backup.fetch_set(elsewhere, "app", "latest", "")["stamp"] == good
+
+
+def test_a_damaged_copy_on_the_host_is_replaced_by_the_buckets(tmp_path, endpoint, s3):
+    stamp = stamp_ago(0)
+    path = sealed_set(tmp_path, stamp, {"app.dump": b"PGDMP original"})
+    config = settings(tmp_path, endpoint)
+    backup.upload_missing(config, "app", backup.backup_sets(config, "app"), backup.now())
+    (path / "app.dump").write_bytes(b"PGDMP damaged")
+    found = backup.fetch_set(config, "app", "latest", "")
+    assert found["stamp"] == stamp and found["good"] and (path / "app.dump").read_bytes() == b"PGDMP original"
+
+
+def test_listing_the_bucket_of_a_host_without_one_fails_in_one_line(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"backup_dir": str(tmp_path), "databases": [{"name": "app"}]}))
+    result = subprocess.run([sys.executable, str(PROGRAM), "--config", str(path), "list", "app", "--source", "s3"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "this host has no bucket configured (backup_s3_bucket)" in result.stdout + result.stderr

@@ -78,3 +78,9 @@ def test_placeholder_channels_must_be_a_list():
     hostvars, groups = fleet()
     with pytest.raises(AnsibleFilterError, match="placeholder_channels must be a list"):
         placeholder_contacts(hostvars, groups, "#alerts")
+
+
+def test_a_relay_on_the_host_itself_and_declared_real_channels_pass():
+    hostvars, groups = fleet({"teams": [team("database", "a@corp.io", "#alerts-database")], "default": {}},
+                             alertmanager_smtp_smarthost="localhost:25", site_real_slack_channels=["#alerts-database"])
+    assert placeholder_contacts(hostvars, groups, EXAMPLE_CHANNELS) == []
