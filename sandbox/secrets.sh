@@ -4,18 +4,30 @@
 #
 #   sandbox/secrets.sh VAULT_FILE VAULT_PASSWORD_FILE APP_HOST
 #
-# Nothing to do when both files exist. APP_HOST runs the notification
-# receivers, so the Slack webhook URL (itself a secret) points there.
+# Nothing to do when both files exist and the vault holds every secret of
+# inventories/vault.yml.example; a vault made before a secret was added is
+# made again (the sandbox's secrets are throwaway, and the next converge
+# applies them). APP_HOST runs the notification receivers, so the Slack
+# webhook URL (itself a secret) points there.
 # Used by make demo and by the full-stack Molecule scenario.
 set -euo pipefail
 vault=${1:?vault file}
 password_file=${2:?vault password file}
 app_host=${3:?application host}
-[ -f "$vault" ] && [ -f "$password_file" ] && exit 0
 
 # The test controller's environment (the controller matrix names its own).
 PATH=${DA_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.venv}/bin:$PATH
 export PATH
+example=$(dirname "$0")/../inventories/vault.yml.example
+if [ -f "$vault" ] && [ -f "$password_file" ]; then
+  # A vault the password no longer opens counts as lacking everything.
+  held=$(ansible-vault view --vault-password-file "$password_file" "$vault" 2>/dev/null \
+    | sed -n 's/^\(vault_[a-z0-9_]*\):.*/\1/p' | sort) || held=""
+  needed=$(sed -n 's/^\(vault_[a-z0-9_]*\):.*/\1/p' "$example" | sort)
+  [ "$held" = "$needed" ] && exit 0
+  printf '==> %s lacks secrets the inventories now name: making it again\n' "$vault" >&2
+  rm -f "$vault" "$password_file"
+fi
 secret() { openssl rand -hex 16; }
 mkdir -p "$(dirname "$password_file")" "$(dirname "$vault")"
 chmod 0700 "$(dirname "$password_file")"
