@@ -18,15 +18,9 @@ description:
     C(.test) and C(.localhost) names), or one of O(placeholder_channels).
   - Hosts whose C(site_placeholder_contacts_allowed) is true (the sandbox) are not checked, and a
     host's C(site_real_slack_channels) are real channels even when named like an example.
+extends_documentation_fragment:
+  - dataaggregator.infrastructure.inventory_filter
 options:
-  _input:
-    description: Ansible's C(hostvars).
-    type: dict
-    required: true
-  groups:
-    description: Ansible's C(groups).
-    type: dict
-    required: true
   placeholder_channels:
     description: Slack channels that count as placeholders (the role's example channels).
     type: list
