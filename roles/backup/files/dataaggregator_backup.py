@@ -537,16 +537,29 @@ def seal(target: str, manifest: dict, mode: int) -> dict:
     return manifest
 
 
+def unused_stamp(root: str, started: float, name: str) -> tuple:
+    """The start time and stamp of a new set, waiting for the next second when a set of this second exists.
+
+    Sets are named by the second they start in; an operator's run right after the timer's must not fail for that.
+    A set from the future (a clock set back) still fails: waiting for it could take hours.
+    """
+    for _attempt in range(30):
+        stamp = stamp_of(started)
+        if not os.path.exists(os.path.join(root, stamp)):
+            return started, stamp
+        time.sleep(0.1)
+        started = now()
+    raise BackupError("dump", f"{os.path.join(root, stamp)} already exists (is the clock behind the newest set?)", name)
+
+
 def backup_database(config: Config, database: dict, started: float) -> dict:
     """One verified backup set of one database; returns its manifest."""
     name = database["name"]
     root = database_dir(config, name)
     os.makedirs(root, mode=0o750, exist_ok=True)
-    stamp = stamp_of(started)
+    started, stamp = unused_stamp(root, started, name)
     partial = os.path.join(root, PARTIAL_PREFIX + stamp)
     final = os.path.join(root, stamp)
-    if os.path.exists(final):
-        raise BackupError("dump", f"{final} already exists", name)
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial, mode=0o750)
     try:

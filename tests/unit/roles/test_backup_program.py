@@ -137,6 +137,27 @@ def test_a_second_run_is_refused_by_the_lock(tmp_path):
         pass
 
 
+def test_a_run_in_the_same_second_as_the_last_set_waits_for_the_next_second(tmp_path):
+    started = backup.now()
+    (tmp_path / backup.stamp_of(started)).mkdir()
+    later, stamp = backup.unused_stamp(str(tmp_path), started, "app")
+    assert stamp != backup.stamp_of(started) and not (tmp_path / stamp).exists()
+    assert later > started and backup.stamp_of(later) == stamp
+
+
+def test_a_second_that_never_ends_fails_after_a_bounded_wait(tmp_path, monkeypatch):
+    # A clock that stands still (or was set back onto a used second) must not hold the run forever.
+    frozen = backup.now()
+    monkeypatch.setattr(backup, "now", lambda: frozen)
+    naps = []
+    monkeypatch.setattr(backup.time, "sleep", naps.append)
+    (tmp_path / backup.stamp_of(frozen)).mkdir()
+    with pytest.raises(backup.BackupError, match="already exists") as refused:
+        backup.unused_stamp(str(tmp_path), frozen, "app")
+    assert refused.value.step == "dump" and refused.value.database == "app"
+    assert 0 < sum(naps) <= 5
+
+
 def test_row_counts_and_checksums_come_from_one_query_function():
     answers = {
         backup.TABLES_SQL: ["public.users", 's."Odd Name"', ""],
