@@ -59,6 +59,14 @@ options:
         description: A systemd unit whose states to report; empty for none.
         type: str
         default: ""
+  unit_mark:
+    description:
+      - A line that the units this collection writes carry. RV(services.unit_marked) says
+        whether the file systemd loads a unit from holds it, so that a unit installed by
+        other means (by hand, another collection) is never taken for the collection's own.
+      - Empty to look for none.
+    type: str
+    default: ""
 attributes:
   check_mode:
     description: Runs as usual; it never changes anything.
@@ -115,6 +123,9 @@ services:
     unit_active:
       description: The unit's C(ActiveState) is C(active) (false when no unit was given).
       type: bool
+    unit_marked:
+      description: The file systemd loads the unit from holds O(unit_mark) (false when no mark or unit was given).
+      type: bool
 """
 
 import grp
@@ -123,7 +134,7 @@ import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
-UNIT_PROPERTIES = ("LoadState", "UnitFileState", "ActiveState")
+UNIT_PROPERTIES = ("LoadState", "UnitFileState", "ActiveState", "FragmentPath")
 
 
 def account_differences(user, group, extra_groups, home, shell):
@@ -173,6 +184,17 @@ def unit_states(module, units):
     return dict(zip(units, blocks))
 
 
+def holds_line(path, line):
+    """Whether a unit file holds a line (False for a missing or unreadable file)."""
+    if not line or not path:
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as unit_file:
+            return any(candidate.rstrip("\n") == line for candidate in unit_file)
+    except OSError:
+        return False
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -189,6 +211,7 @@ def main():
                     "unit": {"type": "str", "default": ""},
                 },
             },
+            "unit_mark": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -206,6 +229,7 @@ def main():
             "unit_loaded": state.get("LoadState") == "loaded",
             "unit_enabled": state.get("UnitFileState") == "enabled",
             "unit_active": state.get("ActiveState") == "active",
+            "unit_marked": holds_line(state.get("FragmentPath"), module.params["unit_mark"]),
         }
     module.exit_json(changed=False, services=reports)
 
