@@ -67,6 +67,8 @@ SIX_VARS = {
     **MIRROR_RELEASES,
     # Benchmark-only values for a throwaway container.
     "exporters_postgres_data_source_name": "postgresql://bench:bench@127.0.0.1:5432/postgres?sslmode=disable",
+    # No PostgreSQL runs in the benchmark's containers: no login to create.
+    "exporters_postgres_login_manage": False,
     "exporters_redis_password": "bench",
     "alertmanager_routing_policy": {
         "severities": [{"name": "critical", "channels": ["email"]}],

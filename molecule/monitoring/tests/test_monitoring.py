@@ -143,6 +143,52 @@ def test_exporters_reach_their_services_with_the_vault_credentials(mon):
     assert wait_until(lambda: query(mon, "redis_up == 1"), timeout=30)
 
 
+DB = "db-debian12-package"
+
+
+def as_exporter(db, conninfo, password=PG_PASSWORD):
+    """A login of the exporter's role with a libpq connection string; the password through the environment."""
+    return db.run(f"PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -w -Atc 'SELECT 1' '{conninfo} user=postgres_exporter'")
+
+
+def as_postgres(db, sql):
+    return db.check_output(f"runuser -u postgres -- psql -Atc \"{sql}\"")
+
+
+def test_the_role_created_the_exporters_login_in_pg_monitor():
+    # prepare.yml only installs PostgreSQL: the login is the exporters role's.
+    db = inventory_host(DB)
+    assert as_postgres(db, "SELECT pg_has_role('postgres_exporter', 'pg_monitor', 'member'), rolsuper, rolcanlogin,"
+                           " rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'postgres_exporter'") == "t|f|t|f|f"
+
+
+def test_pg_hba_lets_the_login_in_only_from_the_exporters_source_to_its_database():
+    db = inventory_host(DB)
+    allowed = as_exporter(db, "host=127.0.0.1 dbname=postgres")
+    assert allowed.rc == 0 and allowed.stdout.strip() == "1", allowed.stderr
+    for conninfo in ("host=127.0.0.1 dbname=template1", "host=/var/run/postgresql dbname=postgres"):
+        refused = as_exporter(db, conninfo)
+        assert refused.rc != 0 and "pg_hba.conf rejects connection" in refused.stderr, (conninfo, refused.stderr)
+    wrong = as_exporter(db, "host=127.0.0.1 dbname=postgres", password="not-the-password")
+    assert wrong.rc != 0 and "password authentication failed" in wrong.stderr, wrong.stderr
+    # The rules come before the file's own, which would let any local login in.
+    first = as_postgres(db, "SELECT user_name, database FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number LIMIT 1")
+    assert first == "{postgres_exporter}|{postgres}", first
+
+
+def test_a_pg_hba_rule_postgresql_cannot_parse_fails_the_play_and_keeps_the_file_and_the_rules():
+    db = inventory_host(DB)
+    hba = as_postgres(db, "SHOW hba_file")
+    before = db.check_output(f"sha256sum {hba}")
+    rc, output = run_playbook("--limit", DB, "-e", '{"exporters_postgres_login_sources": ["127.0.0.1/32", "300.1.1.1/32"]}')
+    assert rc != 0, output
+    assert "The new pg_hba.conf had errors" in " ".join(output.split()), output
+    assert db.check_output(f"sha256sum {hba}") == before
+    assert db.service("postgresql").is_running
+    allowed = as_exporter(db, "host=127.0.0.1 dbname=postgres")
+    assert allowed.rc == 0, allowed.stderr
+
+
 def test_health_probes_succeed_and_the_broken_probe_fails(mon):
     assert wait_until(lambda: len(query(mon, 'probe_success{job="blackbox-health"} == 1')) == 3, timeout=30)
     assert wait_until(lambda: query(mon, f'probe_success{{instance="{BROKEN_PROBE}"}} == 0'), timeout=30)
