@@ -37,6 +37,11 @@ options:
         C(min), C(max) and C(stack).
     type: raw
     required: true
+  environment:
+    description:
+      - The value the C(environment) variable starts on (the inventory's environment).
+      - Unset, Grafana starts on the first value it finds.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -62,8 +67,8 @@ _value:
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._dashboards import grafana_dashboard, grafana_dashboards
 
 
-def _build(specs):
-    return grafana_dashboards(specs) if isinstance(specs, list) else grafana_dashboard(specs)
+def _build(specs, environment=None):
+    return grafana_dashboards(specs, environment) if isinstance(specs, list) else grafana_dashboard(specs, environment=environment)
 
 
 class FilterModule:

@@ -41,6 +41,11 @@ options:
     description: The mode of the files.
     type: str
     default: "0640"
+  environment:
+    description:
+      - The value each dashboard's C(environment) variable starts on (the inventory's environment).
+      - Unset, Grafana starts on the first value it finds.
+    type: str
 """
 
 EXAMPLES = r"""

@@ -179,7 +179,7 @@ def _targets(where: str, kind: str, queries) -> list:
     return targets
 
 
-def _variables(spec_variables, uses_loki: bool) -> list:
+def _variables(spec_variables, uses_loki: bool, environment: str | None = None) -> list:
     names = list(spec_variables if spec_variables is not None else ["datasource", "environment", "job", "instance"])
     for name in names:
         if name not in VARIABLES:
@@ -212,14 +212,18 @@ def _variables(spec_variables, uses_loki: bool) -> list:
             "datasource": dict(PROMETHEUS), "query": query, "refresh": 2, "sort": 1,
             "includeAll": include_all, "multi": include_all,
             **({"allValue": ".*"} if include_all else {}),
+            # A dashboard opens on the environment of the Grafana that serves it.
+            **({"current": {"selected": True, "text": environment, "value": environment}}
+               if name == "environment" and environment else {}),
         })
     return variables
 
 
-def grafana_dashboard(spec: Mapping, known_uids=None) -> dict:
+def grafana_dashboard(spec: Mapping, known_uids=None, environment: str | None = None) -> dict:
     """Return the dashboard JSON (as a dict) for a compact spec.
 
     known_uids: uids of the dashboards built before this one; a duplicate is an error.
+    environment: the value the environment variable starts on (none: Grafana's first).
     """
     if not isinstance(spec, Mapping):
         _fail("spec", f"must be a mapping, not {type(spec).__name__}")
@@ -325,7 +329,7 @@ def grafana_dashboard(spec: Mapping, known_uids=None) -> dict:
         "schemaVersion": SCHEMA_VERSION,
         "time": {"from": f"now-{time_from}", "to": "now"},
         "refresh": refresh,
-        "templating": {"list": _variables(spec.get("variables"), uses_loki)},
+        "templating": {"list": _variables(spec.get("variables"), uses_loki, environment)},
         "annotations": {"list": [{
             "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
             "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
@@ -339,13 +343,13 @@ def grafana_dashboard(spec: Mapping, known_uids=None) -> dict:
     }
 
 
-def grafana_dashboards(specs) -> list:
+def grafana_dashboards(specs, environment: str | None = None) -> list:
     """Build several dashboards, refusing duplicate uids across them."""
     if not isinstance(specs, list):
         raise AnsibleFilterError("grafana_dashboard: expects a list of dashboard specs")
     built = []
     for spec in specs:
-        built.append(grafana_dashboard(spec, [dashboard["uid"] for dashboard in built]))
+        built.append(grafana_dashboard(spec, [dashboard["uid"] for dashboard in built], environment))
     return built
 
 
@@ -362,7 +366,8 @@ def dashboard_json(dashboard: Mapping) -> str:
     return json.dumps(dashboard, indent=2, sort_keys=True, separators=(",", ": ")) + "\n"
 
 
-def dashboard_files(entries, texts, directory: str, group: str = "grafana", mode: str = "0640") -> list:
+def dashboard_files(entries, texts, directory: str, group: str = "grafana", mode: str = "0640",
+                    environment: str | None = None) -> list:
     """The file_set entries of a set of dashboards: <directory>/<folder>/<uid>.json.
 
     entries are the role's dashboard entries (src, folder) and texts the YAML
@@ -387,5 +392,5 @@ def dashboard_files(entries, texts, directory: str, group: str = "grafana", mode
     return [
         {"path": f"{directory}/{entry['folder']}/{dashboard['uid']}.json", "content": dashboard_json(dashboard),
          "group": group, "mode": mode}
-        for entry, dashboard in zip(entries, grafana_dashboards(specs))
+        for entry, dashboard in zip(entries, grafana_dashboards(specs, environment))
     ]

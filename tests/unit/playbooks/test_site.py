@@ -293,12 +293,14 @@ def listeners_by_host(tmp_path, inventory: str) -> dict:
 
 @pytest.mark.parametrize(("inventory", "other"), [("staging", "production"), ("production", "staging")])
 def test_one_environment_name_labels_every_metric_alert_and_log_stream(tmp_path, inventory, other):
-    """Prometheus's external labels (what its alerts carry) and scrape labels, and Promtail's stream labels."""
-    by_host = rendered_per_host(tmp_path, inventory, ["prometheus", "promtail"], (
+    """Prometheus's external labels (what its alerts carry) and scrape labels, Promtail's stream labels, Grafana's dashboards."""
+    by_host = rendered_per_host(tmp_path, inventory, ["prometheus", "promtail", "grafana"], (
         "({'external': __prometheus_config.global.external_labels, 'scrape': __prometheus_config.scrape_configs}"
         " if 'prometheus' in group_names else {})"
-        " | combine({'streams': __promtail_config.scrape_configs} if 'promtail' in group_names else {})"))
+        " | combine({'streams': __promtail_config.scrape_configs} if 'promtail' in group_names else {})"
+        " | combine({'dashboards': grafana_environment} if 'grafana' in group_names else {})"))
     assert any("external" in value for value in by_host.values()) and any("streams" in value for value in by_host.values())
+    assert [value["dashboards"] for value in by_host.values() if "dashboards" in value] == [inventory]
     for host, value in by_host.items():
         if "external" in value:
             assert value["external"]["environment"] == inventory, host

@@ -123,6 +123,18 @@ def test_a_dashboard_without_logs_has_no_loki_variable():
     assert [v["name"] for v in grafana_dashboard(spec)["templating"]["list"]] == ["datasource", "environment"]
 
 
+def test_the_environment_variable_starts_on_the_inventorys_environment_and_survives_grafanas_schema():
+    spec = {"uid": "m", "title": "M", "rows": [{"title": "R", "panels": [{"title": "P", "queries": ["up"]}]}]}
+    by_name = {v["name"]: v for v in grafana_dashboard(spec, environment="staging")["templating"]["list"]}
+    assert by_name["environment"]["current"] == {"selected": True, "text": "staging", "value": "staging"}
+    assert "current" not in by_name["job"]
+    # Without one, Grafana picks (the first value it finds).
+    assert "current" not in {v["name"]: v for v in grafana_dashboard(spec)["templating"]["list"]}["environment"]
+    files = dashboard_files([{"src": "m.yml", "folder": "F"}], [spec], "/d", environment="staging")
+    built = json.loads(files[0]["content"])
+    assert round_trip(built)["templating"]["list"][1]["current"]["value"] == "staging"
+
+
 def test_time_refresh_tags_and_links():
     dashboard = grafana_dashboard(dict(every_type_spec(), time_from="24h", refresh="1m"))
     assert dashboard["time"] == {"from": "now-24h", "to": "now"}
