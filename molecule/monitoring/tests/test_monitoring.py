@@ -184,6 +184,8 @@ def test_a_pg_hba_rule_postgresql_cannot_parse_fails_the_play_and_keeps_the_file
     assert rc != 0, output
     assert "The new pg_hba.conf had errors" in " ".join(output.split()), output
     assert db.check_output(f"sha256sum {hba}") == before
+    # Neither that run nor the converge left copies of pg_hba.conf behind.
+    assert db.run(f"ls {hba}.*~").rc != 0
     assert db.service("postgresql").is_running
     allowed = as_exporter(db, "host=127.0.0.1 dbname=postgres")
     assert allowed.rc == 0, allowed.stderr
@@ -332,6 +334,11 @@ def test_check_mode_on_a_converged_host_changes_nothing():
         ("prometheus", '{"prometheus_install_method": "docker"}', "prometheus_install_method"),
         ("prometheus", '{"prometheus_backend_metrics_port": "eight thousand"}', "prometheus_backend_metrics_port"),
         ("exporters", '{"exporters_redis_enabled": "maybe"}', "exporters_redis_enabled"),
+        # pg_hba.conf keywords: "all" would reject every login, the superuser's too.
+        ("exporters", '{"exporters_postgres_login_user": "all"}', "other than pg_hba.conf's keywords"),
+        ("exporters", '{"exporters_postgres_login_database": "replication"}', "other than pg_hba.conf's keywords"),
+        ("exporters", '{"exporters_postgres_login_user": "postgres_exporter\\nhost all all all trust"}',
+         "exporters_postgres_login_user and exporters_postgres_login_database must be plain"),
     ],
 )
 def test_bad_input_stops_the_play_before_any_change(tags, extra_vars, named):

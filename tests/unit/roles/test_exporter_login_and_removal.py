@@ -80,3 +80,13 @@ def test_removal_of_a_package_install_takes_the_package_and_the_mask_on_its_unit
     assert rc == 0, output
     assert plan["packages"] == ["prometheus-node-exporter"]
     assert "/etc/systemd/system/prometheus-node-exporter.service" in plan["absent"]
+    # The collection links binaries into /usr/local/bin only for archive installs.
+    assert "/usr/local/bin/node_exporter" not in plan["absent"]
+
+
+def test_a_switched_off_redis_exporter_renders_on_a_host_whose_basic_auth_lacks_its_user(tmp_path):
+    rc, output, services = render_role("exporters", "__exporters_removed_services | map(attribute='name') | list", tmp_path, {
+        "exporters_basic_auth_users": {"someone-else": "x"}, "exporters_redis_enabled": False,
+        "ansible_facts": {"architecture": "x86_64"}})
+    assert rc == 0, output
+    assert "redis_exporter" in services
