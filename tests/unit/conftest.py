@@ -58,3 +58,41 @@ def render_role(role: str, expression: str, tmp_path: Path, extra_vars: dict | N
         capture_output=True, text=True, env=env, check=False, cwd=tmp_path)
     value = json.loads(output.read_text()) if result.returncode == 0 else None
     return result.returncode, result.stdout + result.stderr, value
+
+
+def ansible(program: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+           "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run([str(Path(sys.executable).parent / program), *args], capture_output=True, text=True,
+                          env=env, check=False, cwd=ROOT, timeout=300)
+
+
+def rendered_per_host(tmp_path, inventory: str, roles, expression: str, extra_inventory: dict | None = None) -> dict:
+    """{host: value} of an expression over the roles' variables, with the roles' defaults beneath the inventory.
+
+    extra_inventory: a further inventory (as data) over the shipped one, such as the sandbox's generated groups.
+    """
+    defaults = {}
+    for role in roles:
+        defaults.update(yaml.safe_load((ROOT / f"roles/{role}/defaults/main.yml").read_text()))
+    # As inventory variables of 'all' in a file: beneath the inventory's group_vars, as role defaults are.
+    (tmp_path / "defaults.yml").write_text(yaml.safe_dump({"all": {"vars": defaults}}))
+    vault = tmp_path / "unit-vault.yml"
+    vault.write_text(yaml.safe_dump({name: f"unit-{name}" for name in yaml.safe_load((ROOT / "inventories/vault.yml.example").read_text())}))
+    out = tmp_path / "per-host"
+    out.mkdir()
+    (tmp_path / "per-host.yml").write_text(yaml.safe_dump([{
+        "hosts": "all", "gather_facts": False,
+        "vars_files": [str(ROOT / f"roles/{role}/vars/main.yml") for role in roles],
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ (" + expression + ") | to_json }}",
+                                            "dest": str(out) + "/{{ inventory_hostname }}.json", "mode": "0600"}}],
+    }]))
+    extra = []
+    if extra_inventory:
+        (tmp_path / "extra-inventory.yml").write_text(yaml.safe_dump(extra_inventory))
+        extra = ["-i", str(tmp_path / "extra-inventory.yml")]
+    result = ansible("ansible-playbook", "-i", str(tmp_path / "defaults.yml"), "-i", f"inventories/{inventory}", *extra,
+                     str(tmp_path / "per-host.yml"), "-e", f"@{vault}", "-e", "ansible_connection=local",
+                     "-e", f"ansible_python_interpreter={sys.executable}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, ansible, rendered_per_host
 
 REQUIRED = yaml.safe_load((ROOT / "playbooks/vars/required_secrets.yml").read_text())["site_shipped_required_secrets"]
 EXAMPLE = yaml.safe_load((ROOT / "inventories/vault.yml.example").read_text())
@@ -34,13 +34,6 @@ REAL_CONTACTS = {
     "alertmanager_smtp_auth_username": "alertmanager@dataaggregator.io",
 }
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
-
-
-def ansible(program: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run([str(Path(sys.executable).parent / program), *args], capture_output=True, text=True,
-                          env=env, check=False, cwd=ROOT, timeout=300)
 
 
 def recap(output: str) -> dict:
@@ -258,30 +251,6 @@ def test_the_sandbox_has_the_production_layout_and_the_shared_settings():
 # The roles' own lists of what listens (what their preflights check), for each host they run on.
 LISTENERS = {"prometheus": ("prometheus", "__prometheus_listeners"), "alertmanager": ("alertmanager", "__alertmanager_listeners"),
              "exporters": ("all", "__exporters_listeners"), "promtail": ("promtail", "__promtail_listeners")}
-
-
-def rendered_per_host(tmp_path, inventory: str, roles, expression: str) -> dict:
-    """{host: value} of an expression over the roles' variables, with the roles' defaults beneath the inventory."""
-    defaults = {}
-    for role in roles:
-        defaults.update(yaml.safe_load((ROOT / f"roles/{role}/defaults/main.yml").read_text()))
-    # As inventory variables of 'all' in a file: beneath the inventory's group_vars, as role defaults are.
-    (tmp_path / "defaults.yml").write_text(yaml.safe_dump({"all": {"vars": defaults}}))
-    vault = tmp_path / "unit-vault.yml"
-    vault.write_text(yaml.safe_dump({name: f"unit-{name}" for name in EXAMPLE}))
-    out = tmp_path / "per-host"
-    out.mkdir()
-    (tmp_path / "per-host.yml").write_text(yaml.safe_dump([{
-        "hosts": "all", "gather_facts": False,
-        "vars_files": [str(ROOT / f"roles/{role}/vars/main.yml") for role in roles],
-        "tasks": [{"ansible.builtin.copy": {"content": "{{ (" + expression + ") | to_json }}",
-                                            "dest": str(out) + "/{{ inventory_hostname }}.json", "mode": "0600"}}],
-    }]))
-    result = ansible("ansible-playbook", "-i", str(tmp_path / "defaults.yml"), "-i", f"inventories/{inventory}",
-                     str(tmp_path / "per-host.yml"), "-e", f"@{vault}", "-e", "ansible_connection=local",
-                     "-e", f"ansible_python_interpreter={sys.executable}")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
 
 
 def listeners_by_host(tmp_path, inventory: str) -> dict:
