@@ -7,11 +7,7 @@ inventories (their names do not even resolve here).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
