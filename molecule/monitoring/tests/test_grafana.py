@@ -53,7 +53,8 @@ def api(mon, path, user=ADMIN, password=ADMIN_PASSWORD):
 
 def shipped_dashboards():
     specs = [yaml.safe_load((ROLE / "files" / entry["src"]).read_text()) for entry in DEFAULTS["grafana_dashboards"]]
-    return list(zip(DEFAULTS["grafana_dashboards"], grafana_dashboards(specs)))
+    # The scenario's platform_environment, which the dashboards' environment variable starts on.
+    return list(zip(DEFAULTS["grafana_dashboards"], grafana_dashboards(specs, environment="molecule")))
 
 
 def reloads_logged(mon, kind):
