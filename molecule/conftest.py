@@ -145,6 +145,13 @@ def mirror_url(path: str) -> str:
     return f"http://127.0.0.1:{os.environ.get('DA_MIRROR_PORT', '18080')}/{path}"
 
 
+def mirror_version(host, name: str) -> str:
+    """The version of a program that the mirror serves for this host's Debian release (its own build)."""
+    release = host.check_output(". /etc/os-release && echo $VERSION_ID")
+    with urllib.request.urlopen(mirror_url("versions.json"), timeout=5) as response:
+        return json.loads(response.read())[release][name]
+
+
 def served_as_standin(name: str) -> bool:
     """Whether the mirror serves an offline stand-in for this program, not the real artifact."""
     with urllib.request.urlopen(mirror_url("standins.txt"), timeout=5) as response:

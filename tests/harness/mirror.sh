@@ -3,8 +3,11 @@
 # release archives from. Layout, as upstream:
 #   <mirror>/<name>/v<version>/<name>-<version>.linux-amd64.tar.gz
 #   <mirror>/<name>/v<version>/sha256sums.txt
-# Each archive holds the real binary of a Debian package. For every name there
-# is also v0.0.1-corrupt, whose archive does not match its checksum.
+# Each archive holds the real binary of a Debian package, of Debian 12 (the
+# oldest builds within reach) and of Debian 13 (the newest), so that the tests
+# cover both ends of that range. versions.json maps each Debian release to the
+# version of every program built from it. For every name there is also
+# v0.0.1-corrupt, whose archive does not match its checksum.
 #
 # Programs that no reachable source carries (mirror-standins.txt) are served as
 # clearly named offline stand-ins, unless the real upstream artifact is found in
@@ -22,7 +25,10 @@ MIRROR_DIR=$CACHE_DIR/mirror
 NETWORK=${DA_DOCKER_NETWORK:-da-molecule}
 CONTAINER=da-artifact-mirror
 HOST_PORT=${DA_MIRROR_PORT:-18080}
-IMAGE=${DA_IMAGE_REPO:-dataaggregator/molecule-debian}:12
+IMAGE_REPO=${DA_IMAGE_REPO:-dataaggregator/molecule-debian}
+IMAGE=$IMAGE_REPO:12
+# The Debian releases whose builds are repacked, each from its own base image's apt.
+RELEASES=(12 13)
 STAMP="$MIRROR_DIR/.recipe"
 REAL_DIR=${DA_REAL_ARTIFACTS:-}
 RECIPE=$( { cat "$0" "$HARNESS_DIR/mirror-artifacts.txt" "$HARNESS_DIR/mirror-standins.txt" "$HARNESS_DIR"/standins/*;
@@ -32,22 +38,43 @@ upstream_version() {  # 1:1.5.0+ds-1+b6 -> 1.5.0
   sed -E 's/^[0-9]+://; s/[-+~].*$//' <<<"$1"
 }
 
+# The .deb files of the packages, as Debian <release> ships them, into <dir>:
+# downloaded by that release's own apt, in a throwaway container of its image.
+# A package the release does not have is left out (promtool has a package of
+# its own only from Debian 13 on); repack() says when one it needs is missing.
+download_debs() {
+  local release=$1 dir=$2
+  shift 2
+  docker run --rm -v "$dir:/out" "$IMAGE_REPO:$release" sh -c '
+    apt-get update -qq >/dev/null || exit 1
+    cd /out || exit 1
+    for package in "$@"; do
+      apt-cache show "$package" >/dev/null 2>&1 || continue
+      apt-get download -q -o APT::Sandbox::User=root "$package" >/dev/null || exit 1
+    done
+    chown -R '"$(id -u):$(id -g)"' /out' \
+    sh "$@" || die "mirror: apt-get download of $* failed in a Debian $release container"
+}
+
 repack() {
-  local name=$1 package=$2 binary=$3 work deb version base dir option extras="" archive_name="" extra
-  shift 3
+  local release=$1 debs=$2 name=$3 package=$4 binary=$5 work deb version base dir option extras="" archive_name="" extra
+  local also="" other
+  shift 5
   for option in "$@"; do
     case "$option" in
       extra=*) extras=${option#extra=} ;;
       archive=*) archive_name=${option#archive=} ;;
+      also=*) also=${option#also=} ;;
       *) die "mirror-artifacts.txt: unknown option $option for $name" ;;
     esac
   done
   work=$(mktemp -d)
-  (cd "$work" && apt-get download -q "$package" >/dev/null 2>&1) \
-    || { as_root apt-get update -qq; (cd "$work" && apt-get download -q "$package" >/dev/null); }
-  deb=$(ls "$work"/*.deb)
+  deb=$(ls "$debs/${package}"_*.deb 2>/dev/null) || die "mirror: Debian $release has no package $package"
   version=$(upstream_version "$(dpkg-deb -f "$deb" Version)")
   dpkg-deb -x "$deb" "$work/root"
+  for other in ${also//,/ }; do
+    if compgen -G "$debs/${other}_*.deb" >/dev/null; then dpkg-deb -x "$(ls "$debs/${other}"_*.deb)" "$work/root"; fi
+  done
   base=${archive_name:-$name-\{version\}}
   base=${base//\{version\}/$version}.linux-amd64
   dir="$work/$base"
@@ -63,9 +90,9 @@ repack() {
   cp "$MIRROR_DIR/$name/v$version/$base.tar.gz" "$bad"
   (cd "$(dirname "$bad")" && sha256sum -- *.tar.gz > sha256sums.txt)
   printf 'corrupted' | dd of="$bad" bs=1 seek=1000 conv=notrunc status=none
-  printf '%s %s\n' "$name" "$version" >> "$MIRROR_DIR/versions.txt"
+  printf '%s %s %s\n' "$name" "$version" "$release" >> "$MIRROR_DIR/versions.txt"
   rm -rf "$work"
-  log "mirror: $name $version (from $package)"
+  log "mirror: $name $version (from Debian $release's $package)"
 }
 
 # A program no reachable source carries: the real artifact from
@@ -185,12 +212,26 @@ build() {
   fi
   rm -rf "$MIRROR_DIR"
   mkdir -p "$MIRROR_DIR"
-  local name package binary rest options
-  while read -r name package binary rest; do
-    case "$name" in ''|'#'*) continue ;; esac
-    read -ra options <<<"$rest"
-    repack "$name" "$package" "$binary" "${options[@]}"
-  done < "$HARNESS_DIR/mirror-artifacts.txt"
+  local name package binary rest options release debs
+  for release in "${RELEASES[@]}"; do
+    debs=$(mktemp -d)
+    # shellcheck disable=SC2046 # one package name per word
+    download_debs "$release" "$debs" $(awk '$1 !~ /^(#|$)/ {print $2; for (i = 4; i <= NF; i++) if ($i ~ /^also=/) {sub(/^also=/, "", $i); gsub(/,/, " ", $i); print $i}}' "$HARNESS_DIR/mirror-artifacts.txt")
+    while read -r name package binary rest; do
+      case "$name" in ''|'#'*) continue ;; esac
+      read -ra options <<<"$rest"
+      repack "$release" "$debs" "$name" "$package" "$binary" "${options[@]}"
+    done < "$HARNESS_DIR/mirror-artifacts.txt"
+    rm -rf "$debs"
+  done
+  python3 - "$MIRROR_DIR/versions.txt" "$MIRROR_DIR/versions.json" <<'JSON'
+import json, sys
+versions = {}
+for line in open(sys.argv[1]):
+    name, version, release = line.split()
+    versions.setdefault(release, {})[name] = version
+json.dump(versions, open(sys.argv[2], "w"), indent=2, sort_keys=True)
+JSON
   touch "$MIRROR_DIR/real-artifacts.txt" "$MIRROR_DIR/standins.txt"
   local version path script
   while read -r name version path script; do

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import (
-    assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_host, play_recap,
-    run_playbook, wait_until,
+    assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_host, mirror_version,
+    play_recap, run_playbook, wait_until,
 )
 
 PASSWORD = "molecule-scrape-password"
-ARCHIVE_VERSION = "1.5.0"
 
 
 def scrape(host, host_vars, user=None, password=None):
@@ -46,14 +45,16 @@ def test_metrics_serve_node_series(host, host_vars):
 def test_installed_from_the_chosen_source(host, host_vars):
     exec_start = host.check_output("systemctl show -p ExecStart --value node_exporter")
     if host_vars["exporters_install_method"] == "archive":
+        # Debian 12's build (1.5) on the Debian 12 host, Debian 13's (1.9) on the other.
+        version = mirror_version(host, "node_exporter")
         link = host.file("/usr/local/bin/node_exporter")
         assert link.is_symlink
-        assert link.linked_to == f"/opt/dataaggregator/node_exporter/{ARCHIVE_VERSION}/node_exporter"
+        assert link.linked_to == f"/opt/dataaggregator/node_exporter/{version}/node_exporter"
         assert "/usr/local/bin/node_exporter" in exec_start
-        assert f'version="{ARCHIVE_VERSION}"' in scrape(host, host_vars)["body"]
+        assert f'version="{version}"' in scrape(host, host_vars)["body"]
         # The archive was removed after unpacking; only the marker remains.
-        assert not host.file(f"/opt/dataaggregator/node_exporter/node_exporter-{ARCHIVE_VERSION}.linux-amd64.tar.gz").exists
-        assert host.file(f"/opt/dataaggregator/node_exporter/{ARCHIVE_VERSION}/.installed").exists
+        assert not host.file(f"/opt/dataaggregator/node_exporter/node_exporter-{version}.linux-amd64.tar.gz").exists
+        assert host.file(f"/opt/dataaggregator/node_exporter/{version}/.installed").exists
     else:
         assert host.package("prometheus-node-exporter").is_installed
         assert "/usr/bin/prometheus-node-exporter" in exec_start
@@ -139,7 +140,8 @@ def test_corrupted_archive_fails_and_keeps_the_installed_binary():
     assert "checksum" in output.lower()
     for target, checksum in zip(hosts, before):
         assert target.check_output("sha256sum /usr/local/bin/node_exporter") == checksum
-        assert target.file("/usr/local/bin/node_exporter").linked_to.endswith(f"/{ARCHIVE_VERSION}/node_exporter")
+        version = mirror_version(target, "node_exporter")
+        assert target.file("/usr/local/bin/node_exporter").linked_to.endswith(f"/{version}/node_exporter")
         assert not target.file("/opt/dataaggregator/node_exporter/0.0.1-corrupt/.installed").exists
         assert target.service("node_exporter").is_running
 
