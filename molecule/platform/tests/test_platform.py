@@ -19,7 +19,7 @@ import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 from conftest import (
     assert_no_secret_anywhere, assert_units_within_exposure_limits, http_get, inventory_groups, inventory_host,
-    play_recap, run_playbook, start_unit, wait_until,
+    mirror_version, play_recap, run_playbook, start_unit, wait_until,
 )
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -27,7 +27,8 @@ SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 PLAYS_LOG = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "plays.log"
 API = "http://localhost:9090/api/v1"
 MONITOR, DB, APP = "da-stack-monitor", "da-stack-db", "da-stack-app"
-HOSTS = [MONITOR, DB, "da-stack-cache", APP]
+CACHE = "da-stack-cache"
+HOSTS = [MONITOR, DB, CACHE, APP]
 RECORDS = "/var/lib/receivers/records.jsonl"
 RULE_FILES = sorted((PROJECT / "roles/prometheus/files/rules").glob("*.yml"))
 
@@ -110,10 +111,9 @@ def test_prometheus_and_alertmanager_refuse_anonymous_requests_and_blackbox_is_o
 
 
 def test_the_exporters_refuse_anonymous_scrapes(monitor):
-    # Not the cache host's: its redis_exporter (Debian 12's 1.45, from the
-    # mirror) cannot check basic auth, so inventories/sandbox/group_vars/redis.yml
-    # keeps that host's exporters on its private address instead.
-    for host, port in ((DB, 9187), (DB, 9100), (APP, 9100)):
+    # The cache host's too: the sandbox runs Debian 13's redis_exporter (1.69),
+    # which checks basic auth itself (from 1.67 on).
+    for host, port in ((DB, 9187), (DB, 9100), (CACHE, 9121), (CACHE, 9100), (APP, 9100)):
         assert http_get(monitor, f"http://{host}:{port}/metrics")["status"] == 401, host
 
 
@@ -132,6 +132,30 @@ def test_every_target_is_up_and_every_host_is_scraped(monitor):
     assert by_job["redis"] == ["da-stack-cache"]
     assert by_job["backend"] == [APP]
     assert {"prometheus", "alertmanager", "blackbox"} <= set(by_job)
+
+
+def test_the_stack_runs_the_newest_builds_within_reach_with_the_flags_they_know(monitor, db):
+    # Debian 13's builds on every host, the Debian 12 ones included (they need
+    # glibc 2.34): what each reports of itself, as Prometheus scrapes it.
+    programs = {"node_exporter": "node_exporter", "postgres_exporter": "postgres_exporter",
+                "redis_exporter": "redis_exporter", "prometheus": "prometheus", "alertmanager": "alertmanager"}
+
+    def reported():
+        found = {}
+        for series in query(monitor, '{__name__=~"(%s)_build_info"}' % "|".join(programs)):
+            found.setdefault(series["metric"]["__name__"].removesuffix("_build_info"), set()).add(series["metric"]["version"])
+        return found if set(found) == set(programs) else None
+
+    found = wait_until(reported, timeout=60, interval=3)
+    assert found, query(monitor, '{__name__=~".+_build_info"}')
+    for metric, program in programs.items():
+        newest = mirror_version(monitor, program)  # the monitoring host runs Debian 13
+        # Debian's builds report their repack suffix or revision too (2.53.3+ds1, 1.69.0-1).
+        assert {re.match(r"v?([0-9.]*[0-9])", version).group(1) for version in found[metric]} == {newest}, (program, found[metric])
+    # postgres_exporter 0.17 reads its config file (0.11 would refuse the
+    # flag), and so has nothing to warn about at start.
+    assert "--config.file=/etc/postgres_exporter/postgres_exporter.yml" in db.check_output("systemctl cat postgres_exporter")
+    assert "Error loading config" not in db.check_output("journalctl -u postgres_exporter --no-pager -o cat")
 
 
 def test_the_blackbox_probes_of_the_health_endpoints_succeed(monitor):
