@@ -176,6 +176,17 @@ def test_pg_hba_lets_the_login_in_only_from_the_exporters_source_to_its_database
     assert first == "{postgres_exporter}|{postgres}", first
 
 
+def test_debian_12s_postgres_exporter_gets_no_flag_it_would_refuse():
+    # 0.11 (Debian 12's package) refuses --config.file, which 0.12 and later
+    # get (the platform scenario runs 0.17); the file is there for an upgrade.
+    db = inventory_host(DB)
+    assert "--config.file" not in db.check_output("systemctl cat postgres_exporter")
+    assert db.service("postgres_exporter").is_running
+    config = db.file("/etc/postgres_exporter/postgres_exporter.yml")
+    assert config.content_string == "auth_modules: {}\n"
+    assert (config.user, config.group, config.mode) == ("root", "postgres_exporter", 0o640)
+
+
 def test_a_pg_hba_rule_postgresql_cannot_parse_fails_the_play_and_keeps_the_file_and_the_rules():
     db = inventory_host(DB)
     hba = as_postgres(db, "SHOW hba_file")
@@ -192,6 +203,29 @@ def test_a_pg_hba_rule_postgresql_cannot_parse_fails_the_play_and_keeps_the_file
     assert db.service("postgresql").is_running
     allowed = as_exporter(db, "host=127.0.0.1 dbname=postgres")
     assert allowed.rc == 0, allowed.stderr
+
+
+@pytest.mark.parametrize(
+    "extra_vars",
+    [
+        # pg_hba.conf's keywords would widen the rule to every user or database.
+        '{"exporters_postgres_login_user": "all"}',
+        '{"exporters_postgres_login_database": "replication"}',
+        # A newline would add a rule of the caller's own, here one that trusts everyone.
+        '{"exporters_postgres_login_user": "exporter\\nhost all all 0.0.0.0/0 trust"}',
+        '{"exporters_postgres_login_sources": ["10.0.0.1"]}',
+    ],
+)
+def test_a_login_pg_hba_would_misread_is_refused_before_any_change(extra_vars):
+    db = inventory_host(DB)
+    hba = as_postgres(db, "SHOW hba_file")
+    before = db.check_output(f"sha256sum {hba}")
+    rc, output = run_playbook("--limit", DB, "--tags", "exporters", "-e", extra_vars)
+    assert rc != 0, output
+    assert "must be plain lower-case PostgreSQL names" in " ".join(output.split()), output
+    assert play_recap(output)[DB]["changed"] == 0, output
+    assert db.check_output(f"sha256sum {hba}") == before
+    assert "trust" not in db.check_output(f"grep -v '^#' {hba} | grep 0.0.0.0/0 || true")
 
 
 def test_health_probes_succeed_and_the_broken_probe_fails(mon):
