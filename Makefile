@@ -112,8 +112,9 @@ sanity: venv
 tools:
 	@$(HARNESS)/tools.sh
 
+# One test file per worker, on every core: a file's fixtures are built once.
 unit: venv tools
-	pytest tests/unit
+	pytest -n auto --dist loadfile tests/unit
 
 molecule: venv docker images mirror
 	@for s in $(SCENARIO); do \
