@@ -89,14 +89,14 @@ POLICY = """prometheus-postgres-exporter:
   Candidate: 0.11.1+ds-1+b6
   Version table:
  *** 0.11.1+ds-1+b6 500
-        500 http://deb.debian.org/debian bookworm/main amd64 Packages
+        500 http://apt.mirror.invalid/debian bookworm/main amd64 Packages
         100 /var/lib/dpkg/status
 prometheus-node-exporter:
   Installed: (none)
   Candidate: 1.9.0-1+b4
   Version table:
      1.9.0-1+b4 500
-        500 http://deb.debian.org/debian trixie/main amd64 Packages
+        500 http://apt.mirror.invalid/debian trixie/main amd64 Packages
 no-such-package:
   Installed: (none)
   Candidate: (none)
