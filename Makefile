@@ -6,7 +6,7 @@
 #                                  on the host's controller (ansible-core 2.19, Python 3.11)
 #   make test FULL_STACK=0         everything but the full-stack scenario
 #   make test MATRIX=full          the controller matrix: everything on ansible-core 2.19, 2.20 and 2.21
-#   make test MATRIX=ci            what CI runs: everything on 2.21; lint, sanity, unit and galaxy on 2.19 and 2.20
+#   make test MATRIX=ci            what CI runs: everything on 2.21; sanity, unit and galaxy on 2.19; sanity and unit on 2.20
 #   make lint | sanity | unit | galaxy
 #   make molecule                  every Molecule scenario, one after another
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
@@ -30,20 +30,19 @@ export PY_COLORS := 0
 
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?= $(SCENARIOS)
-# The full-stack scenario (platform) runs in the background beside the light
-# scenarios, then the heavy or timing-sensitive ones (the Alertmanager
-# cluster's deduplication) run alone. FULL_STACK=0 leaves it out.
+# `make suite` runs the Molecule scenarios in two lanes side by side (one
+# scenario leaves the cores about half idle), balanced by their measured
+# times: the full-stack scenario (platform) and two heavy ones in the
+# background, every other scenario in the foreground. FULL_STACK=0 leaves the
+# full-stack scenario out.
 FULL_STACK ?= 1
 # Empty: the host's controller only. Otherwise a preset of the controller
 # matrix (full, ci) or entries VERSION[:STAGE,STAGE...] (tests/harness/matrix.sh).
 MATRIX ?=
 # The stages of `make suite`, in this order (the matrix runs them one by one).
 SUITE_STAGES ?= lint sanity unit molecule galaxy
-MOLECULE_BACKGROUND := platform
-MOLECULE_SOLO := alerting monitoring
-MOLECULE_BESIDE := $(filter-out $(MOLECULE_BACKGROUND) $(MOLECULE_SOLO),$(SCENARIOS))
-# What runs alone, one scenario after another, after the parallel part.
-MOLECULE_ONE_BY_ONE := $(if $(filter 0,$(FULL_STACK)),$(filter-out $(MOLECULE_BACKGROUND),$(SCENARIOS)),$(MOLECULE_SOLO))
+MOLECULE_LANE_BACKGROUND := $(filter-out $(if $(filter 0,$(FULL_STACK)),platform),platform monitoring exporters)
+MOLECULE_LANE_FOREGROUND := $(filter-out platform $(MOLECULE_LANE_BACKGROUND),$(SCENARIOS))
 STAGE := $(HARNESS)/stage.sh
 
 .PHONY: test suite setup venv tools docker images mirror lint sanity unit molecule galaxy docs benchmark benchmark-provision demo demo-down clean
@@ -64,13 +63,8 @@ suite:
 	  if [ "$$stage" != molecule ]; then \
 	    $(STAGE) $$stage $(MAKE) --no-print-directory $$stage || exit 1; \
 	  else \
-	    if [ "$(FULL_STACK)" != 0 ]; then \
-	      $(MAKE) --no-print-directory docker images mirror && \
-	      $(HARNESS)/molecule-parallel.sh $(MOLECULE_BACKGROUND) $(MOLECULE_BESIDE) || exit 1; \
-	    fi; \
-	    for s in $(MOLECULE_ONE_BY_ONE); do \
-	      $(STAGE) molecule:$$s $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; \
-	    done; \
+	    $(MAKE) --no-print-directory docker images mirror && \
+	    $(HARNESS)/molecule-parallel.sh "$(MOLECULE_LANE_BACKGROUND)" "$(MOLECULE_LANE_FOREGROUND)" || exit 1; \
 	  fi; \
 	done
 

@@ -1,31 +1,46 @@
 #!/usr/bin/env bash
-# Run one Molecule scenario in the background while others run one after
-# another in the foreground. One scenario leaves the controller's cores
-# about half idle (it mostly waits on containers, services and the network),
-# so the pair takes much less time than the two in turn. Each scenario is
-# still a stage with its own timing; the background one's output is printed
-# when it ends.
+# Run the Molecule scenarios in lanes side by side: each lane runs its
+# scenarios one after another, the last lane in the foreground, the others in
+# the background. One scenario leaves the controller's cores about half idle
+# (it mostly waits on containers, services, scrape intervals and
+# notification windows), so two lanes take much less time than one. Each
+# scenario is still a stage with its own timing; a background lane's output is
+# printed when every lane has ended. A lane stops at its first failure; the
+# others run to their end.
 #
-#   molecule-parallel.sh BACKGROUND_SCENARIO FOREGROUND_SCENARIO...
+#   molecule-parallel.sh "SCENARIO SCENARIO..." "SCENARIO..."...
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-background=$1
-shift
-background_log=$CACHE_DIR/molecule-$background.log
+[ $# -ge 1 ] || die 'usage: molecule-parallel.sh "SCENARIO..." ["SCENARIO..."]...'
 mkdir -p "$CACHE_DIR"
-log "molecule: $background in the background (output in $background_log), beside: $*"
-"$HARNESS_DIR/stage.sh" "molecule:$background" molecule test -s "$background" > "$background_log" 2>&1 &
-background_pid=$!
+
+run_lane() {
+  local scenario
+  for scenario in $1; do
+    "$HARNESS_DIR/stage.sh" "molecule:$scenario" molecule test -s "$scenario" || return 1
+  done
+}
+
+lanes=("$@")
+foreground=${lanes[-1]}
+unset 'lanes[-1]'
+pids=() logs=()
+for lane in "${lanes[@]}"; do
+  lane_log=$CACHE_DIR/molecule-lane-${lane%% *}.log
+  log "molecule: in the background: $lane (output in $lane_log)"
+  run_lane "$lane" > "$lane_log" 2>&1 &
+  pids+=($!)
+  logs+=("$lane_log")
+done
+log "molecule: in the foreground: $foreground"
 
 rc=0
-for scenario in "$@"; do
-  "$HARNESS_DIR/stage.sh" "molecule:$scenario" molecule test -s "$scenario" || { rc=1; break; }
-done
+run_lane "$foreground" || rc=1
 
-wait "$background_pid"
-background_rc=$?
-printf '\n----- output of molecule test -s %s (ran in the background) -----\n' "$background"
-cat "$background_log"
-[ "$background_rc" -eq 0 ] || rc=1
+for index in "${!pids[@]}"; do
+  wait "${pids[$index]}" || rc=1
+  printf '\n----- output of the background lane: %s -----\n' "${lanes[$index]}"
+  cat "${logs[$index]}"
+done
 exit "$rc"
