@@ -54,8 +54,11 @@ NODE_SERVICE = {
 }
 
 
+REMOVE_PLAN = "[common_service] | dataaggregator.infrastructure.service_plans(__common_plan_context, 'remove') | first"
+
+
 def removal(tmp_path, **extra):
-    rc, output, plan = render_role("common", "__common_remove_plan", tmp_path, {"common_service": NODE_SERVICE, **extra})
+    rc, output, plan = render_role("common", REMOVE_PLAN, tmp_path, {"common_service": NODE_SERVICE, **extra})
     assert rc == 0, output
     return plan
 
@@ -76,7 +79,7 @@ def test_removal_with_remove_data_deletes_the_directories_the_service_writes(tmp
 
 def test_removal_of_a_package_install_takes_the_package_and_the_mask_on_its_unit(tmp_path):
     service = {**NODE_SERVICE, "install": {**NODE_SERVICE["install"], "method": "package"}}
-    rc, output, plan = render_role("common", "__common_remove_plan", tmp_path, {"common_service": service})
+    rc, output, plan = render_role("common", REMOVE_PLAN, tmp_path, {"common_service": service})
     assert rc == 0, output
     assert plan["packages"] == ["prometheus-node-exporter"]
     assert "/etc/systemd/system/prometheus-node-exporter.service" in plan["absent"]

@@ -12,7 +12,6 @@ from pathlib import Path
 from conftest import render_role
 
 INJECTION = "x\n[auth.anonymous]\nenabled = true"
-UNIT_INJECTION = "x\nExecStartPre=/bin/sh -c 'touch /tmp/pwned'"
 
 
 def render(role: str, expression: str, tmp_path: Path, extra_vars: dict | None = None):
@@ -65,41 +64,8 @@ def test_cookies_are_secure_behind_an_https_root_url(tmp_path):
     assert value is False
 
 
-COMMON_SERVICE = {
-    "name": "probe", "user": "probe",
-    "install": {"method": "package", "package_binary": "/usr/bin/probe"},
-    "unit": {"description": "probe", "args": ["--web.listen-address=:9999"]},
-}
-UNIT = "__common_unit | dataaggregator.infrastructure.systemd_unit"
-
-
-def test_a_line_break_in_systemd_options_cannot_add_a_setting(tmp_path):
-    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "options": {"WorkingDirectory": UNIT_INJECTION}}}
-    rc, output, _value = render("common", UNIT, tmp_path, {"common_service": service})
-    assert rc != 0
-    assert "systemd unit [Service] WorkingDirectory=: the value holds a line feed" in output
-
-
-def test_hostile_arguments_are_quoted_in_execstart(tmp_path):
-    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "args": ["--label=$HOME \"%n\" \\x"]}}
-    rc, output, value = render("common", UNIT, tmp_path, {"common_service": service})
-    assert rc == 0, output
-    assert 'ExecStart="/usr/bin/probe" "--label=$$HOME \\"%%n\\" \\\\x"\n' in value
-
-
-def test_a_line_break_in_an_argument_is_refused(tmp_path):
-    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "args": [UNIT_INJECTION]}}
-    rc, output, _value = render("common", UNIT, tmp_path, {"common_service": service})
-    assert rc != 0 and "ExecStart=: the value holds a line feed" in output
-
-
-def test_a_secret_environment_with_a_line_break_is_refused_without_showing_it(tmp_path):
-    service = {**COMMON_SERVICE, "unit": {**COMMON_SERVICE["unit"], "environment_file": "/etc/probe/env",
-                                          "secret_environment": {"PASSWORD": "hunter2-secret\nEVIL=1"}}}
-    rc, output, _value = render("common", "__common_secret_environment_file", tmp_path, {"common_service": service})
-    assert rc != 0
-    assert "the value of PASSWORD holds CR, LF or NUL" in output
-    assert "hunter2-secret" not in output
+# The units' hostile values (options, arguments, secret environments) are
+# tested on the planning engine itself: tests/unit/plugins/plugin_utils/test_service_plan.py.
 
 
 BACKUP_VARS = {"backup_databases": ["app"], "backup_user": "dataaggregator-backup"}

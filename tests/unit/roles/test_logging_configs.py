@@ -102,7 +102,7 @@ def test_s3_storage_keeps_the_secret_out_of_the_file(tmp_path):
     assert "s3cr3t-from-vault" not in json.dumps(config)
     assert config["schema_config"]["configs"][0]["object_store"] == "s3"
     assert config["compactor"]["delete_request_store"] == "s3"
-    unit = render("loki", "__loki_service", tmp_path, {**extra, "__common_go_arch": "amd64"})["unit"]
+    unit = render("loki", "__loki_service", tmp_path, {**extra, "__loki_go_arch": "amd64"})["unit"]
     assert unit["secret_environment"] == {"LOKI_S3_SECRET_ACCESS_KEY": "s3cr3t-from-vault"}
     assert "-config.expand-env=true" in unit["args"]
 

@@ -53,13 +53,15 @@ def units(tmp_path_factory) -> dict:
     for role, services in SERVICES.items():
         work = root / role
         work.mkdir()
+        (work / "templates").symlink_to(ROOT / "roles/common/templates")
         files = [f"{ROOT}/roles/{name}/{kind}/main.yml" for name in (role, "common") for kind in ("defaults", "vars")]
         ansible_playbook(work, [{
             # The architecture names the release archive the unit runs.
             "hosts": "localhost", "gather_facts": True, "gather_subset": ["!all", "!min", "platform"], "vars_files": files,
             "tasks": [{
                 "name": "Render the unit",
-                "ansible.builtin.copy": {"content": "{{ __common_unit | dataaggregator.infrastructure.systemd_unit }}",
+                "ansible.builtin.copy": {"content": "{{ ([common_service] | dataaggregator.infrastructure.service_plans("
+                                                    "__common_plan_context, 'service') | first).files[0].content }}",
                                          "dest": str(root) + "/{{ item.1 }}/{{ item.0.name }}.service", "mode": "0600"},
                 "vars": {"common_service": "{{ item.0 | combine({'unit': {'hardening': item.1}}, recursive=true) }}"},
                 "loop": "{{ " + services + " | product(['basic', 'strict']) | list }}",

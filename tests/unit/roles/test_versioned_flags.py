@@ -9,6 +9,7 @@ and the package method (the version apt-cache policy reports).
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 import pytest
@@ -41,7 +42,7 @@ def render(tmp_path, cases: dict):
     """({case: ExecStart arguments and config files}, output) as the exporters role's service step renders them."""
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    # The unit's file is rendered from the common role's template, beside the playbook.
+    # The managed header is rendered from the common role's template, beside the playbook.
     (tmp_path / "templates").symlink_to(ROOT / "roles/common/templates")
     files = [str(ROOT / f"roles/{role}/{kind}/main.yml") for role in ("exporters", "common") for kind in ("defaults", "vars")]
     task_vars = {
@@ -54,8 +55,8 @@ def render(tmp_path, cases: dict):
         "hosts": "localhost", "gather_facts": False, "vars_files": files,
         "tasks": [{
             "ansible.builtin.copy": {
-                "content": "{{ {'args': __common_unit_args, 'files': __common_service_files | map(attribute='path') | list}"
-                           " | to_json }}",
+                "content": "{{ ([common_service] | dataaggregator.infrastructure.service_plans(__common_plan_context, 'service')"
+                           " | map(attribute='files') | first) | to_json }}",
                 "dest": f"{out}/{{{{ item.key }}}}.json", "mode": "0600"},
             "vars": task_vars | {"exporters_postgres_version": "{{ item.value.version }}"},
             "loop": "{{ cases | dict2items }}", "loop_control": {"label": "{{ item.key }}"},
@@ -63,7 +64,13 @@ def render(tmp_path, cases: dict):
     }]))
     result = ansible("ansible-playbook", "-i", "localhost,", str(tmp_path / "render.yml"), "-e", "ansible_connection=local",
                      "-e", f"ansible_python_interpreter={sys.executable}", "-e", json.dumps({"cases": cases}))
-    return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}, result
+    return {path.stem: planned(json.loads(path.read_text())) for path in out.glob("*.json")}, result
+
+
+def planned(files: list) -> dict:
+    """The ExecStart arguments of the unit (the first file) and the paths of every file the service step writes."""
+    exec_start = next(line for line in files[0]["content"].splitlines() if line.startswith("ExecStart="))
+    return {"args": shlex.split(exec_start.removeprefix("ExecStart=")), "files": [entry["path"] for entry in files]}
 
 
 @pytest.fixture(scope="module")

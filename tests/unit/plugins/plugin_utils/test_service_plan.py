@@ -1,0 +1,396 @@
+"""The planning engine of the common role, tested directly: no Ansible run."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._bcrypt import bcrypt_hash
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._line_formats import LineFormatError
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._service_plan import (
+    HARDENING_PROFILES,
+    UNIT_MARK,
+    ServicePlanError,
+    changed_services,
+    go_architecture,
+    hardening_name,
+    service_plan,
+    service_plans,
+    unit_files,
+)
+
+HEADER = "#\n# Ansible managed\n#"
+CONTAINER = {"virtualization_type": "docker", "virtualization_role": "guest"}
+HOST = {"virtualization_type": "kvm", "virtualization_role": "guest"}
+CONTEXT = {
+    "install_root": "/opt/da",
+    "bin_dir": "/usr/local/bin",
+    "controller_cache_dir": "/home/ops/.cache/da",
+    "facts": CONTAINER,
+    "package_versions": {"prometheus-postgres-exporter": "0.17.1"},
+    "host": "db1",
+    "managed_header": HEADER,
+    "unit_mark": UNIT_MARK,
+    "remove_data": False,
+}
+
+PACKAGE_SERVICE = {
+    "name": "postgres_exporter",
+    "user": "postgres_exporter",
+    "install": {"method": "package", "packages": ["prometheus-postgres-exporter"],
+                "package_binary": "/usr/bin/prometheus-postgres-exporter",
+                "masked_units": ["prometheus-postgres-exporter.service"]},
+    "directories": [{"path": "/etc/postgres_exporter"}],
+    "unit": {
+        "description": "PostgreSQL exporter",
+        "args": ["--web.listen-address=127.0.0.1:9187"],
+        "versioned_args": [{"args": ["--config.file=/etc/postgres_exporter/postgres_exporter.yml"], "since": "0.12.0"}],
+        "environment_file": "/etc/postgres_exporter/env",
+        "secret_environment": {"DATA_SOURCE_PASS": "unit-pg-secret"},
+    },
+    "web": {"path": "/etc/postgres_exporter/web-config.yml", "flag": "--web.config.file",
+            "basic_auth_users": {"prometheus": "unit-scrape-secret"}, "tls_cert": "", "tls_key": ""},
+    "config_files": [{"path": "/etc/postgres_exporter/postgres_exporter.yml", "content": "auth_modules: {}\n", "mode": "0640"}],
+}
+
+ARCHIVE_SERVICE = {
+    "name": "prometheus",
+    "user": "prometheus",
+    "home": "/var/lib/prometheus",
+    "extra_groups": ["adm"],
+    "install": {"method": "archive", "version": "2.53.3",
+                "archive_url": "https://mirror.example/prometheus/v2.53.3/prometheus-2.53.3.linux-amd64.tar.gz?x=1",
+                "checksum": "sha256:abc", "binaries": [{"name": "prometheus"}, {"name": "promtool"}]},
+    "directories": [
+        {"path": "/etc/prometheus"},
+        {"path": "/var/lib/prometheus", "owner": "prometheus", "writable": True},
+        {"path": "/var/cache/prometheus", "writable": False, "mode": "0755"},
+    ],
+    "unit": {"description": "Prometheus", "documentation": "https://prometheus.io/docs/",
+             "args": ["--config.file=/etc/prometheus/prometheus.yml"],
+             "exec_reload": '/bin/sh -c "kill -HUP $MAINPID"',
+             "environment": {"GOMAXPROCS": 2, "DEBUG": True},
+             "options": {"LimitNOFILE": 65536, "ProtectHome": "yes"}},
+    "web": {"path": "/etc/prometheus/web.yml", "flag": "--web.config.file",
+            "tls_cert": "-----BEGIN CERTIFICATE-----\nunit\n", "tls_key": "-----BEGIN PRIVATE KEY-----\nunit-key-secret\n"},
+}
+
+
+def plan(service, step, **context):
+    return service_plan(service, {**CONTEXT, **context}, step)
+
+
+def unit_text(service, **context):
+    return plan(service, "service", **context)["files"][0]["content"]
+
+
+def unit_lines(service, **context):
+    return unit_text(service, **context).splitlines()
+
+
+# --- install -----------------------------------------------------------------
+def test_a_package_install_names_its_packages_masks_and_probe():
+    planned = plan(PACKAGE_SERVICE, "install")
+    assert planned["method"] == "package"
+    assert planned["packages"] == ["prometheus-postgres-exporter"]
+    assert planned["masked_units"] == ["prometheus-postgres-exporter.service"]
+    assert planned["links"] == [] and planned["archive"] == {}
+    assert planned["probe"] == {"name": "postgres_exporter", "user": "postgres_exporter", "group": "postgres_exporter",
+                                "extra_groups": [], "home": "/nonexistent", "marker": "", "unit": "postgres_exporter.service"}
+
+
+def test_directories_are_root_owned_in_the_services_group_unless_said_otherwise():
+    assert plan(ARCHIVE_SERVICE, "install")["directories"] == [
+        {"path": "/etc/prometheus", "owner": "root", "group": "prometheus", "mode": "0750"},
+        {"path": "/var/lib/prometheus", "owner": "prometheus", "group": "prometheus", "mode": "0750"},
+        {"path": "/var/cache/prometheus", "owner": "root", "group": "prometheus", "mode": "0755"},
+    ]
+
+
+def test_an_archive_install_unpacks_into_a_versioned_directory_and_links_each_binary():
+    planned = plan(ARCHIVE_SERVICE, "install")
+    assert planned["packages"] == [] and planned["masked_units"] == []
+    assert planned["probe"]["marker"] == "/opt/da/prometheus/2.53.3/.installed"
+    assert planned["probe"]["extra_groups"] == ["adm"] and planned["probe"]["home"] == "/var/lib/prometheus"
+    assert planned["links"] == [
+        {"path": "/usr/local/bin/prometheus", "src": "/opt/da/prometheus/2.53.3/prometheus"},
+        {"path": "/usr/local/bin/promtool", "src": "/opt/da/prometheus/2.53.3/promtool"},
+    ]
+    archive = planned["archive"]
+    # The file name comes from the URL's path: a query string is not part of it.
+    assert archive["file"] == "prometheus-2.53.3.linux-amd64.tar.gz"
+    assert archive["kind"] == "tarball" and archive["strip_components"] == 1
+    assert archive["host_path"] == archive["download_path"] == "/opt/da/prometheus/prometheus-2.53.3.linux-amd64.tar.gz"
+    assert archive["record"] == "prometheus-2.53.3.linux-amd64.tar.gz sha256:abc"
+    assert archive["executable"] == "prometheus" and archive["name"] == "prometheus"
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    ("https://x/loki-linux-amd64.zip", "zip"),
+    ("https://x/grafana_13.2.1_linux_amd64.tgz", "tarball"),
+    ("https://x/cadvisor-v0.57.0-linux-amd64", "executable"),
+])
+def test_the_archive_kind_follows_the_file_name(url, kind):
+    service = {**ARCHIVE_SERVICE, "install": {**ARCHIVE_SERVICE["install"], "archive_url": url,
+                                              "binaries": [{"name": "x", "src": "x-linux-amd64"}]}}
+    archive = plan(service, "install")["archive"]
+    assert archive["kind"] == kind and archive["executable"] == "x-linux-amd64"
+
+
+def test_a_download_on_the_controller_lands_in_its_cache_first():
+    service = {**ARCHIVE_SERVICE, "install": {**ARCHIVE_SERVICE["install"], "download_on": "controller"}}
+    archive = plan(service, "install")["archive"]
+    assert archive["download_on_controller"] is True
+    assert archive["download_path"] == "/home/ops/.cache/da/prometheus-2.53.3.linux-amd64.tar.gz"
+    assert archive["host_path"].startswith("/opt/da/prometheus/")
+
+
+def test_an_archive_install_without_binaries_is_refused():
+    service = {**ARCHIVE_SERVICE, "install": {**ARCHIVE_SERVICE["install"], "binaries": []}}
+    with pytest.raises(ServicePlanError, match="names its binaries"):
+        plan(service, "service")
+
+
+@pytest.mark.parametrize("service", [{}, {"user": "x"}, "prometheus", None])
+def test_a_description_without_a_name_is_refused(service):
+    with pytest.raises(ServicePlanError, match="needs a name"):
+        plan(service, "install")
+
+
+def test_an_unknown_install_method_or_step_is_refused():
+    with pytest.raises(ServicePlanError, match="unknown install method 'snap'"):
+        plan({**PACKAGE_SERVICE, "install": {"method": "snap"}}, "install")
+    with pytest.raises(ServicePlanError, match="unknown step 'deploy'"):
+        plan(PACKAGE_SERVICE, "deploy")
+
+
+def test_plans_keep_the_order_of_the_services_and_refuse_a_mapping():
+    assert [p["name"] for p in service_plans([ARCHIVE_SERVICE, PACKAGE_SERVICE], CONTEXT, "install")] == [
+        "prometheus", "postgres_exporter"]
+    with pytest.raises(ServicePlanError, match="a list of service descriptions"):
+        service_plans(PACKAGE_SERVICE, CONTEXT, "install")
+
+
+# --- the unit ------------------------------------------------------------------
+def test_the_unit_starts_with_the_header_and_the_collections_mark():
+    lines = unit_lines(PACKAGE_SERVICE)
+    assert lines[:4] == ["#", "# Ansible managed", "#", UNIT_MARK]
+    assert "[Unit]" in lines and "[Service]" in lines and "[Install]" in lines
+    assert "StartLimitIntervalSec=0" in lines and "WantedBy=multi-user.target" in lines
+
+
+def test_a_packages_unit_runs_its_binary_with_the_flags_its_release_knows():
+    lines = unit_lines(PACKAGE_SERVICE)
+    assert ('ExecStart="/usr/bin/prometheus-postgres-exporter" "--web.listen-address=127.0.0.1:9187" '
+            '"--config.file=/etc/postgres_exporter/postgres_exporter.yml" '
+            '"--web.config.file=/etc/postgres_exporter/web-config.yml"') in lines
+    older = unit_text(PACKAGE_SERVICE, package_versions={"prometheus-postgres-exporter": "0.11.1"})
+    assert "--config.file" not in older
+
+
+def test_an_archives_unit_runs_the_linked_binary_with_its_options_over_the_profile():
+    lines = unit_lines(ARCHIVE_SERVICE)
+    # A web config with TLS only: the service's flag names the file.
+    assert ('ExecStart="/usr/local/bin/prometheus" "--config.file=/etc/prometheus/prometheus.yml" '
+            '"--web.config.file=/etc/prometheus/web.yml"') in lines
+    assert 'ExecReload=/bin/sh -c "kill -HUP $MAINPID"' in lines
+    assert "Documentation=https://prometheus.io/docs/" in lines
+    assert 'Environment="GOMAXPROCS=2"' in lines and 'Environment="DEBUG=True"' in lines
+    # The role's own option wins over the profile's, and only writable directories are writable.
+    assert "ProtectHome=yes" in lines and "ProtectHome=read-only" not in lines
+    assert "ReadWritePaths=/var/lib/prometheus" in lines
+    assert "LimitNOFILE=65536" in lines
+
+
+def test_a_unit_without_documentation_or_reload_leaves_those_settings_out():
+    service = {**PACKAGE_SERVICE, "unit": {"description": "bare"}, "web": {}}
+    text = unit_text(service)
+    assert "Documentation=" not in text and "ExecReload=" not in text and "EnvironmentFile=" not in text
+
+
+@pytest.mark.parametrize(("requested", "facts", "expected"), [
+    ("auto", CONTAINER, "basic"),
+    ("auto", HOST, "strict"),
+    (None, {}, "strict"),
+    ("off", CONTAINER, "off"),
+    ("strict", CONTAINER, "strict"),
+    ("basic", HOST, "basic"),
+    ("auto", {"virtualization_type": "docker", "virtualization_role": "host"}, "strict"),
+])
+def test_auto_hardening_is_basic_only_inside_a_container(requested, facts, expected):
+    assert hardening_name(requested, facts) == expected
+
+
+def test_an_unknown_hardening_profile_is_refused():
+    with pytest.raises(ServicePlanError, match="unknown systemd hardening profile 'paranoid'"):
+        hardening_name("paranoid", HOST)
+
+
+@pytest.mark.parametrize("profile", ["basic", "strict"])
+def test_each_profile_puts_all_its_settings_in_the_unit(profile):
+    service = {**ARCHIVE_SERVICE, "unit": {**ARCHIVE_SERVICE["unit"], "hardening": profile, "options": {}}}
+    planned = plan(service, "service")
+    assert planned["hardening"] == profile
+    text = planned["files"][0]["content"]
+    for key, value in HARDENING_PROFILES[profile].items():
+        shown = {True: "yes", False: "no"}.get(value, value)
+        assert f"{key}={shown}\n" in text, key
+
+
+def test_no_hardening_means_no_sandbox_and_no_writable_paths():
+    service = {**ARCHIVE_SERVICE, "unit": {**ARCHIVE_SERVICE["unit"], "hardening": "off", "options": {}}}
+    text = unit_text(service)
+    assert "ProtectSystem" not in text and "ReadWritePaths" not in text and "NoNewPrivileges" not in text
+
+
+def test_a_line_break_in_an_option_cannot_add_a_setting():
+    service = {**PACKAGE_SERVICE, "unit": {**PACKAGE_SERVICE["unit"],
+                                           "options": {"WorkingDirectory": "x\nExecStartPre=/bin/sh -c 'touch /tmp/pwned'"}}}
+    with pytest.raises(LineFormatError, match=r"\[Service\] WorkingDirectory=: the value holds a line feed"):
+        plan(service, "service")
+
+
+def test_hostile_arguments_are_quoted_in_execstart():
+    service = {**PACKAGE_SERVICE, "web": {}, "unit": {"description": "x", "args": ['--label=$HOME "%n" \\x']}}
+    assert 'ExecStart="/usr/bin/prometheus-postgres-exporter" "--label=$$HOME \\"%%n\\" \\\\x"' in unit_lines(service)
+
+
+def test_a_line_break_in_an_argument_is_refused():
+    service = {**PACKAGE_SERVICE, "unit": {"description": "x", "args": ["a\nExecStartPre=/bin/true"]}}
+    with pytest.raises(LineFormatError, match="ExecStart=: the value holds a line feed"):
+        plan(service, "service")
+
+
+# --- the service step's files --------------------------------------------------
+def test_the_service_step_writes_unit_config_secret_environment_in_that_order():
+    planned = plan(PACKAGE_SERVICE, "service")
+    assert planned["unit_path"] == "/etc/systemd/system/postgres_exporter.service"
+    assert [(f["path"], f["mode"], f.get("secret", False)) for f in planned["files"]] == [
+        ("/etc/systemd/system/postgres_exporter.service", "0644", False),
+        ("/etc/postgres_exporter/postgres_exporter.yml", "0640", False),
+        ("/etc/postgres_exporter/env", "0600", True),
+    ]
+    # A role's config file is readable by the service's group, never world.
+    assert planned["files"][1]["group"] == "postgres_exporter"
+    assert planned["files"][2]["content"] == 'DATA_SOURCE_PASS="unit-pg-secret"\n'
+    assert planned["absent"] == []
+
+
+def test_a_secret_environment_with_a_line_break_is_refused_without_showing_it():
+    service = {**PACKAGE_SERVICE, "unit": {**PACKAGE_SERVICE["unit"], "secret_environment": {"PASSWORD": "hunter2-secret\nEVIL=1"}}}
+    with pytest.raises(LineFormatError) as refused:
+        plan(service, "service")
+    assert "the value of PASSWORD holds CR, LF or NUL" in str(refused.value)
+    assert "hunter2-secret" not in str(refused.value)
+
+
+def test_tls_files_go_with_the_unit_and_the_key_is_a_secret():
+    files = {f["path"]: f for f in plan(ARCHIVE_SERVICE, "service")["files"]}
+    assert files["/etc/prometheus/tls.crt"]["mode"] == "0644" and not files["/etc/prometheus/tls.crt"].get("secret")
+    key = files["/etc/prometheus/tls.key"]
+    assert key["mode"] == "0640" and key["secret"] is True and key["group"] == "prometheus"
+    assert "unit-key-secret" in key["content"]
+
+
+def test_a_web_config_no_longer_used_is_removed():
+    service = {**PACKAGE_SERVICE, "web": {**PACKAGE_SERVICE["web"], "basic_auth_users": {}}}
+    planned = plan(service, "service")
+    assert planned["absent"] == ["/etc/postgres_exporter/web-config.yml"]
+    assert "--web.config.file" not in planned["files"][0]["content"]
+    assert plan(service, "web")["files"] == []
+
+
+# --- the web config ---------------------------------------------------------------
+def test_the_web_config_holds_only_bcrypt_hashes_salted_by_host_and_service():
+    files = plan(PACKAGE_SERVICE, "web")["files"]
+    assert len(files) == 1
+    web = files[0]
+    assert (web["path"], web["owner"], web["group"], web["mode"], web["secret"]) == (
+        "/etc/postgres_exporter/web-config.yml", "root", "postgres_exporter", "0640", True)
+    assert web["content"].startswith(HEADER + "\n")
+    assert "unit-scrape-secret" not in web["content"]
+    config = yaml.safe_load(web["content"])
+    assert config == {"basic_auth_users": {"prometheus": bcrypt_hash("unit-scrape-secret", "db1/postgres_exporter/prometheus")}}
+    # The same host renders the same file; another host another salt.
+    assert plan(PACKAGE_SERVICE, "web")["files"] == files
+    assert plan(PACKAGE_SERVICE, "web", host="db2")["files"][0]["content"] != web["content"]
+
+
+def test_a_tls_web_config_names_the_files_the_service_step_writes():
+    content = plan(ARCHIVE_SERVICE, "web")["files"][0]["content"]
+    assert yaml.safe_load(content) == {"tls_server_config": {"cert_file": "/etc/prometheus/tls.crt",
+                                                             "key_file": "/etc/prometheus/tls.key"}}
+    # Serialised as Ansible's to_nice_yaml(indent=2) would: block style, keys in order.
+    assert content == HEADER + "\ntls_server_config:\n  cert_file: /etc/prometheus/tls.crt\n  key_file: /etc/prometheus/tls.key\n"
+
+
+def test_tls_without_the_services_own_flag_writes_only_the_tls_files():
+    service = {**ARCHIVE_SERVICE, "web": {k: v for k, v in ARCHIVE_SERVICE["web"].items() if k != "flag"}}
+    assert plan(service, "web")["files"] == []
+    planned = plan(service, "service")
+    assert "--web.config.file" not in planned["files"][0]["content"]
+    assert "/etc/prometheus/tls.key" in [f["path"] for f in planned["files"]]
+    assert planned["absent"] == ["/etc/prometheus/web.yml"]
+
+
+# --- removal ------------------------------------------------------------------------
+def test_a_removal_takes_configs_links_releases_and_the_unit_last_but_keeps_data():
+    absent = plan(ARCHIVE_SERVICE, "remove")["absent"]
+    assert absent == ["/etc/prometheus", "/var/cache/prometheus", "/usr/local/bin/prometheus",
+                      "/usr/local/bin/promtool", "/opt/da/prometheus", "/etc/systemd/system/prometheus.service"]
+    assert "/var/lib/prometheus" not in absent
+
+
+def test_a_removal_with_remove_data_takes_the_data_too():
+    absent = plan(ARCHIVE_SERVICE, "remove", remove_data=True)["absent"]
+    assert "/var/lib/prometheus" in absent and absent[-1] == "/etc/systemd/system/prometheus.service"
+
+
+def test_a_package_removal_unmasks_the_distributions_units_and_names_the_packages():
+    planned = plan(PACKAGE_SERVICE, "remove")
+    assert planned["packages"] == ["prometheus-postgres-exporter"]
+    assert planned["absent"][0] == "/etc/systemd/system/prometheus-postgres-exporter.service"
+    assert planned["probe"]["name"] == "postgres_exporter"
+
+
+# --- units given whole ---------------------------------------------------------------
+BACKUP_UNITS = [
+    {"name": "backup.service", "hardening": "auto", "writable_paths": ["/var/backups"],
+     "sections": {"Unit": {"Description": "Backup"},
+                  "Service": {"Type": "oneshot", "ExecStart": ["/usr/local/bin/backup", "run"], "PrivateTmp": False}}},
+    {"name": "backup.timer", "sections": {"Timer": {"OnCalendar": "daily"}, "Install": {"WantedBy": "timers.target"}}},
+]
+
+
+def test_units_given_whole_get_their_profile_with_their_own_settings_first():
+    files = unit_files(BACKUP_UNITS, HOST, HEADER)
+    assert [f["path"] for f in files] == ["/etc/systemd/system/backup.service", "/etc/systemd/system/backup.timer"]
+    service = files[0]["content"]
+    assert service.startswith(f"{HEADER}\n{UNIT_MARK}\n[Unit]\n")
+    assert "PrivateTmp=no" in service and "PrivateTmp=yes" not in service
+    assert "SystemCallFilter=@system-service" in service and "ReadWritePaths=/var/backups" in service
+    assert service.index("ExecStart=") < service.index("NoNewPrivileges=")
+    assert "NoNewPrivileges" not in files[1]["content"]
+
+
+def test_units_in_a_container_get_the_basic_profile_and_off_gets_none():
+    assert "SystemCallFilter" not in unit_files(BACKUP_UNITS, CONTAINER, HEADER)[0]["content"]
+    off = [{**BACKUP_UNITS[0], "hardening": "off"}]
+    content = unit_files(off, HOST, HEADER, unit_mark="# mine")[0]["content"]
+    assert "ReadWritePaths" not in content and "NoNewPrivileges" not in content and "\n# mine\n" in content
+
+
+# --- what changed ---------------------------------------------------------------------
+def test_only_running_services_whose_own_paths_changed_are_named():
+    plans = service_plans([ARCHIVE_SERVICE, PACKAGE_SERVICE], CONTEXT, "install")
+    written = {"changed_paths": ["/usr/local/bin/promtool"], "removed_paths": []}
+    assert changed_services(plans, written) == ["prometheus"]
+    assert changed_services(plans, written, ["prometheus"]) == []
+    removed = {"changed_paths": [], "removed_paths": ["/etc/postgres_exporter/web-config.yml"]}
+    assert changed_services(service_plans([ARCHIVE_SERVICE, {**PACKAGE_SERVICE, "web": {"path": "/etc/postgres_exporter/web-config.yml"}}],
+                                          CONTEXT, "service"), removed) == ["postgres_exporter"]
+    assert changed_services(plans, {}) == []
+
+
+@pytest.mark.parametrize(("machine", "go"), [("x86_64", "amd64"), ("aarch64", "arm64"), ("armv7l", "armv7"), ("riscv64", "riscv64")])
+def test_go_names_the_architectures_of_upstream_archives(machine, go):
+    assert go_architecture(machine) == go
