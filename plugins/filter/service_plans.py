@@ -38,7 +38,7 @@ options:
         install, from the C(package_versions) filter); C(host) (the inventory name, which salts
         the web config's password hashes, so that a second run writes the same file);
         C(managed_header) (the comment every rendered file starts with); C(unit_mark) (the line
-        that marks a unit as the collection's: only such a unit is ever removed); C(remove_data).
+        that marks a unit as the collection's, the only kind ever removed); C(remove_data).
     type: dict
     required: true
   step:
