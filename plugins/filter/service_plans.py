@@ -5,7 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: service_plans
 short_description: What the shared steps put on a host for each service a role describes
-version_added: 0.2.0
+version_added: 0.1.0
 author: Data Aggregator Platform infrastructure team
 description:
   - The planning engine of the internal C(common) role. From each service description

@@ -63,7 +63,7 @@ def render(tmp_path, cases: dict):
         }],
     }]))
     result = ansible("ansible-playbook", "-i", "localhost,", str(tmp_path / "render.yml"), "-e", "ansible_connection=local",
-                     "-e", f"ansible_python_interpreter={sys.executable}", "-e", json.dumps({"cases": cases}))
+                     "-e", f"ansible_python_interpreter={sys.executable}", "-e", json.dumps({"cases": cases, "ansible_facts": {"architecture": "x86_64"}}))
     return {path.stem: planned(json.loads(path.read_text())) for path in out.glob("*.json")}, result
 
 
