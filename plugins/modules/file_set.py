@@ -147,7 +147,7 @@ EXAMPLES = r"""
       - {path: /usr/local/bin/postgres_exporter, src: /opt/dataaggregator/postgres_exporter/0.18.1/postgres_exporter}
     files:
       - path: /etc/systemd/system/postgres_exporter.service
-        content: "{{ lookup('ansible.builtin.template', 'service.j2') }}"
+        content: "{{ lookup('ansible.builtin.template', 'postgres_exporter.service.j2') }}"
       - path: /etc/postgres_exporter/secret.env
         content: "DATA_SOURCE_NAME={{ vault_postgres_exporter_dsn | to_json }}\n"
         mode: "0600"

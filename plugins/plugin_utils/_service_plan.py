@@ -21,10 +21,8 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-import yaml
-
 from ansible.errors import AnsibleFilterError
-from ansible.parsing.yaml.dumper import AnsibleDumper
+from ansible.plugins.filter.core import to_nice_yaml as ansible_to_nice_yaml
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._bcrypt import bcrypt_users
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._line_formats import (
@@ -118,16 +116,19 @@ def hardening_name(requested, facts: Mapping) -> str:
 
 
 def to_nice_yaml(data) -> str:
-    """YAML as Ansible's to_nice_yaml(indent=2, sort_keys=False) writes it (the same dumper: templated strings included)."""
-    return yaml.dump(data, Dumper=AnsibleDumper, indent=2, allow_unicode=True, default_flow_style=False, sort_keys=False)
+    """YAML exactly as the to_nice_yaml filter (indent=2, sort_keys=False) writes it, whatever the ansible-core release."""
+    return ansible_to_nice_yaml(data, indent=2, sort_keys=False)
 
 
 class _Service:
     """One service description, with the values every part of its plan shares."""
 
     def __init__(self, service: Mapping, context: Mapping):
-        if not isinstance(service, Mapping) or not service.get("name"):
-            raise ServicePlanError(f"a service description needs a name, got {service!r}")
+        # Never the description itself in a message: it holds the service's secrets.
+        if not isinstance(service, Mapping):
+            raise ServicePlanError(f"a service description is a mapping, got {type(service).__name__}")
+        if not service.get("name"):
+            raise ServicePlanError("a service description needs a name")
         self.service = service
         self.context = context
         self.name = service["name"]
@@ -135,15 +136,26 @@ class _Service:
         self.method = self.install.get("method", "package")
         if self.method not in ("package", "archive"):
             raise ServicePlanError(f"{self.name}: unknown install method {self.method!r} (package or archive)")
-        self.user = service.get("user", "root")
+        self.user = self._required(service, "user")
         self.group = service.get("group", self.user)
         self.unit = service.get("unit") or {}
         self.web = service.get("web") or {}
         self.install_root = context.get("install_root", "/opt/dataaggregator")
         self.bin_dir = context.get("bin_dir", "/usr/local/bin")
         self.archive_dir = f"{self.install_root}/{self.name}/{self.install.get('version', '')}"
-        self.archive_file = posixpath.basename(urlsplit(self.install.get("archive_url", "") or "").path)
         self.unit_path = f"/etc/systemd/system/{self.name}.service"
+
+    def _required(self, mapping: Mapping, key: str, where: str = ""):
+        """A setting without which the plan would be wrong (an empty checksum would skip the check)."""
+        value = mapping.get(key)
+        if value in (None, ""):
+            raise ServicePlanError(f"{self.service['name']}: {where}{key} is required and empty or missing")
+        return value
+
+    @property
+    def archive_file(self) -> str:
+        """The archive's file name, from its URL's path (read only by the steps that download)."""
+        return posixpath.basename(urlsplit(self._required(self.install, "archive_url", "install.")).path)
 
     # --- install -------------------------------------------------------
     @property
@@ -158,7 +170,7 @@ class _Service:
     def binary_path(self) -> str:
         """The service's main binary: the package's, or the first one an archive brings."""
         if not self.is_archive:
-            return self.install.get("package_binary", "")
+            return self._required(self.install, "package_binary", "install.")
         binaries = self.install.get("binaries") or []
         if not binaries:
             raise ServicePlanError(f"{self.name}: an archive install names its binaries (install.binaries)")
@@ -204,10 +216,10 @@ class _Service:
         kind = "tarball" if _TARBALL.search(self.archive_file) else ("zip" if _ZIP.search(self.archive_file) else "executable")
         on_controller = self.install.get("download_on", "target") == "controller"
         host_path = f"{self.install_root}/{self.name}/{self.archive_file}"
-        checksum = self.install.get("checksum", "")
+        checksum = self._required(self.install, "checksum", "install.")
         return {
             "name": self.name,
-            "url": self.install.get("archive_url", ""),
+            "url": self.install["archive_url"],
             "checksum": checksum,
             "file": self.archive_file,
             "kind": kind,
@@ -222,10 +234,10 @@ class _Service:
         }
 
     def packages(self) -> list:
-        return list(self.install.get("packages", [])) if not self.is_archive else []
+        return list(self.install.get("packages") or []) if not self.is_archive else []
 
     def masked_units(self) -> list:
-        return list(self.install.get("masked_units", [])) if not self.is_archive else []
+        return list(self.install.get("masked_units") or []) if not self.is_archive else []
 
     # --- the unit ------------------------------------------------------
     @property
@@ -317,7 +329,7 @@ class _Service:
         if self.web_tls:
             files += [
                 {"path": f"{self.web_dir}/tls.crt", "content": self.web["tls_cert"], "group": self.group, "mode": "0644"},
-                {"path": f"{self.web_dir}/tls.key", "content": self.web.get("tls_key", ""), "group": self.group,
+                {"path": f"{self.web_dir}/tls.key", "content": self._required(self.web, "tls_key", "web."), "group": self.group,
                  "mode": "0640", "secret": True},
             ]
         return files
@@ -424,7 +436,7 @@ def unit_files(units: Sequence, facts: Mapping, managed_header: str, unit_mark: 
         sections = dict(unit["sections"])
         if unit.get("hardening") is not None and "Service" in sections:
             profile = hardening_name(unit["hardening"], facts)
-            writable = list(unit.get("writable_paths", [])) if profile != "off" else []
+            writable = list(unit.get("writable_paths") or []) if profile != "off" else []
             added = HARDENING_PROFILES[profile] | ({"ReadWritePaths": writable} if writable else {})
             own = sections["Service"]
             sections["Service"] = dict(own) | {key: value for key, value in added.items() if key not in own}

@@ -36,6 +36,10 @@ def test_the_line_of_each_count_is_reported():
     assert check_counts.counts_in("first\nsecond with 12 dashboards\n") == [(2, "12 dashboards")]
 
 
+def test_a_count_split_over_two_lines_is_found():
+    assert check_counts.counts_in("the stack's ten\ndashboards ship") == [(1, "ten dashboards")]
+
+
 def test_generated_docs_and_measurements_are_not_checked():
     checked = {path.relative_to(check_counts.ROOT).as_posix() for path in check_counts.checked_files()}
     assert "README.md" in checked and "roles/grafana/meta/argument_specs.yml" in checked

@@ -150,10 +150,56 @@ def test_an_archive_install_without_binaries_is_refused():
         plan(service, "service")
 
 
-@pytest.mark.parametrize("service", [{}, {"user": "x"}, "prometheus", None])
+@pytest.mark.parametrize("service", [{}, {"user": "x"}, {"name": "", "user": "x"}])
 def test_a_description_without_a_name_is_refused(service):
     with pytest.raises(ServicePlanError, match="needs a name"):
         plan(service, "install")
+
+
+@pytest.mark.parametrize("service", ["prometheus", None, ["x"]])
+def test_a_description_that_is_no_mapping_is_refused_by_its_type_alone(service):
+    with pytest.raises(ServicePlanError, match="is a mapping, got"):
+        plan(service, "install")
+
+
+def test_a_refused_description_is_never_echoed():
+    secret = {**PACKAGE_SERVICE, "user": ""}
+    with pytest.raises(ServicePlanError) as refused:
+        plan(secret, "service")
+    assert "user is required" in str(refused.value)
+    assert "unit-pg-secret" not in str(refused.value) and "unit-scrape-secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("field", "value", "step"), [
+    ("checksum", "", "install"),
+    ("checksum", None, "install"),
+    ("archive_url", "", "install"),
+])
+def test_an_archive_without_its_url_or_checksum_is_refused_rather_than_fetched_unchecked(field, value, step):
+    service = {**ARCHIVE_SERVICE, "install": {**ARCHIVE_SERVICE["install"], field: value}}
+    with pytest.raises(ServicePlanError, match=f"prometheus: install.{field} is required"):
+        plan(service, step)
+
+
+def test_the_steps_that_download_nothing_do_not_read_the_archive_url():
+    # The URL names the architecture, a fact: a removal must not need it.
+    service = {**ARCHIVE_SERVICE, "install": {k: v for k, v in ARCHIVE_SERVICE["install"].items() if k != "archive_url"}}
+    assert plan(service, "remove")["absent"][-1] == "/etc/systemd/system/prometheus.service"
+    assert plan(service, "service")["unit_path"] == "/etc/systemd/system/prometheus.service"
+
+
+def test_a_package_install_without_its_binary_and_tls_without_a_key_are_refused():
+    with pytest.raises(ServicePlanError, match="postgres_exporter: install.package_binary is required"):
+        plan({**PACKAGE_SERVICE, "install": {"method": "package", "packages": ["x"]}}, "service")
+    with pytest.raises(ServicePlanError, match="prometheus: web.tls_key is required"):
+        plan({**ARCHIVE_SERVICE, "web": {**ARCHIVE_SERVICE["web"], "tls_key": ""}}, "service")
+
+
+def test_null_lists_count_as_empty():
+    service = {**PACKAGE_SERVICE, "install": {**PACKAGE_SERVICE["install"], "packages": None, "masked_units": None}}
+    assert plan(service, "install")["packages"] == [] and plan(service, "install")["masked_units"] == []
+    unit = [{**BACKUP_UNITS[0], "writable_paths": None}]
+    assert "ReadWritePaths" not in unit_files(unit, HOST, HEADER)[0]["content"]
 
 
 def test_an_unknown_install_method_or_step_is_refused():
