@@ -6,7 +6,7 @@
 #                                  on the host's controller (ansible-core 2.19, Python 3.11)
 #   make test FULL_STACK=0         everything but the full-stack scenario
 #   make test MATRIX=full          the controller matrix: everything on ansible-core 2.19, 2.20 and 2.21
-#   make test MATRIX=ci            what CI runs: everything on 2.21; sanity, unit and galaxy on 2.19; sanity and unit on 2.20
+#   make test MATRIX=ci            what CI runs: everything on 2.21; sanity, unit and galaxy on 2.19; sanity on 2.20
 #   make lint | sanity | unit | galaxy
 #   make molecule                  every Molecule scenario, one after another
 #   make molecule SCENARIO=exporters   one scenario (molecule test -s exporters)
