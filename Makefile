@@ -87,6 +87,7 @@ lint: venv
 	ansible-lint --nocolor
 	python $(HARNESS)/check_argument_specs.py
 	python $(HARNESS)/check_counts.py
+	python $(HARNESS)/check_internals.py
 	python $(HARNESS)/render_role_docs.py --check
 	python $(HARNESS)/render_alert_docs.py --check
 	python $(HARNESS)/render_dashboard_docs.py --check

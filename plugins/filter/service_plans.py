@@ -21,8 +21,11 @@ description:
     the TLS files, and what no longer belongs.
   - C(remove) gives what a removal deletes, the unit last; a service's data only with
     C(remove_data).
-  - The same file registers C(service_unit_files), C(changed_services),
-    C(hardening_profile) and C(go_architecture).
+  - C(service) also gives how the service tells it is ready (C(ready)), how it reloads
+    (C(reload)) and what its role's configure step changed (C(config_changed)), which
+    C(service_actions) reads.
+  - The same file registers C(service_unit_files), C(changed_services), C(service_actions),
+    C(handler_steps), C(hardening_profile) and C(go_architecture).
 options:
   _input:
     description: The service descriptions, as the C(common) role's argument spec gives them.
@@ -66,7 +69,8 @@ _value:
     - C(install) adds C(method), C(packages), C(masked_units), C(probe), C(directories),
       C(links) and C(archive).
     - C(web) adds C(files).
-    - C(service) adds C(unit_path), C(hardening), C(files) and C(absent).
+    - C(service) adds C(unit_path), C(hardening), C(files), C(absent), C(ready), C(reload)
+      and C(config_changed).
     - C(remove) adds C(probe), C(packages) and C(absent).
     - Files whose content is a secret carry C(secret=true), for C(file_set).
   type: list
@@ -76,7 +80,9 @@ _value:
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._service_plan import (
     changed_services,
     go_architecture,
+    handler_steps,
     hardening_name,
+    service_actions,
     service_plans,
     unit_files,
 )
@@ -90,4 +96,6 @@ class FilterModule:
             "changed_services": changed_services,
             "hardening_profile": hardening_name,
             "go_architecture": go_architecture,
+            "service_actions": service_actions,
+            "handler_steps": handler_steps,
         }

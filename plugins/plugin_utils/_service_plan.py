@@ -157,6 +157,44 @@ class _Service:
         """The archive's file name, from its URL's path (read only by the steps that download)."""
         return posixpath.basename(urlsplit(self._required(self.install, "archive_url", "install.")).path)
 
+    # --- readiness -----------------------------------------------------
+
+    def _credentials(self, mapping: Mapping, where: str) -> dict:
+        """Basic-auth credentials for a check: both or neither."""
+        user, password = mapping.get("user") or "", mapping.get("password") or ""
+        if bool(user) != bool(password):
+            raise ServicePlanError(f"{self.name}: {where}user and {where}password go together")
+        return {"user": user, "password": password} if user else {}
+
+    def ready(self) -> dict:
+        """How to tell the service is ready after a start or a restart: a port that listens, or a URL that answers 200."""
+        ready = self._required(self.service, "ready")
+        if ("port" in ready) == ("url" in ready):
+            raise ServicePlanError(f"{self.name}: ready needs exactly one of port and url")
+        planned = {"timeout": int(ready.get("timeout") or 60)}
+        if "port" in ready:
+            return planned | {"host": ready.get("host") or "127.0.0.1", "port": int(ready["port"])}
+        return planned | {"url": ready["url"]} | self._credentials(ready, "ready.")
+
+    def reload(self) -> dict:
+        """How the service takes a new config without a restart (empty: it cannot, and restarts)."""
+        reload = self.service.get("reload") or {}
+        signal, urls = bool(reload.get("signal")), list(reload.get("urls") or [])
+        if signal and urls:
+            raise ServicePlanError(f"{self.name}: reload takes a signal or urls, not both")
+        if not (signal or urls):
+            if reload.get("check"):
+                raise ServicePlanError(f"{self.name}: reload.check needs a signal or urls to check")
+            return {}
+        if signal and not self.unit.get("exec_reload"):
+            raise ServicePlanError(f"{self.name}: reload by signal needs unit.exec_reload")
+        planned = {"signal": signal, "urls": urls} | self._credentials(reload, "reload.")
+        check = reload.get("check") or {}
+        if check:
+            planned["check"] = {"url": self._required(check, "url", "reload.check."),
+                                "pattern": self._required(check, "pattern", "reload.check.")}
+        return planned
+
     # --- install -------------------------------------------------------
     @property
     def is_archive(self) -> bool:
@@ -398,6 +436,8 @@ def service_plan(service: Mapping, context: Mapping, step: str) -> dict:
             "directories": planned.directories(),
             "links": planned.links(),
             "archive": planned.archive(),
+            "ready": planned.ready(),
+            "reload": planned.reload(),
         }
     if step == "web":
         return {"name": planned.name, "files": planned.web_files()}
@@ -408,6 +448,9 @@ def service_plan(service: Mapping, context: Mapping, step: str) -> dict:
             "hardening": planned.hardening(),
             "files": planned.service_files(),
             "absent": planned.service_absent(),
+            "ready": planned.ready(),
+            "reload": planned.reload(),
+            "config_changed": dict(service.get("config_changed") or {}),
         }
     if step == "remove":
         return {
@@ -464,3 +507,66 @@ def changed_services(plans: Sequence, written: Mapping, seen_stopped: Sequence =
         if touched.intersection(paths):
             names.append(plan["name"])
     return names
+
+
+# What the one handler path of the common role does, by priority: a restart
+# loads everything a reload would, and a start (a wait) everything too.
+ACTIONS = ("wait", "reload", "restart")
+
+
+def service_actions(plans: Sequence, changed: Sequence = (), started: Sequence = (), pending: Mapping | None = None,
+                    check_mode: bool = False, unit_states: Mapping | None = None) -> dict:
+    """The actions the handler path owes each service of a service step, merged with those already pending.
+
+    changed: the running services whose files the shared steps changed (they
+    restart). started: those the step started (they are waited for). A plan's
+    config_changed (the role's configure step: restart and/or reload) adds a
+    restart, or a reload where the service can reload. In a --check run, a
+    unit the install step did not see loaded has nothing to act on.
+    Returns name to {name, action, ready, reload}.
+    """
+    actions = dict(pending or {})
+    for plan in plans:
+        name = plan["name"]
+        if check_mode and not ((unit_states or {}).get(name) or {}).get("unit_loaded", False):
+            continue
+        config = plan.get("config_changed") or {}
+        if name in started:
+            action = "wait"
+        elif name in changed or config.get("restart") or (config.get("reload") and not plan.get("reload")):
+            action = "restart"
+        elif config.get("reload"):
+            action = "reload"
+        else:
+            continue
+        earlier = actions.get(name, {}).get("action", "wait")
+        if name not in actions or ACTIONS.index(action) > ACTIONS.index(earlier):
+            actions[name] = {"name": name, "action": action, "ready": plan["ready"], "reload": plan.get("reload") or {}}
+    return actions
+
+
+def handler_steps(pending: Mapping) -> dict:
+    """The pending actions as the handler path's tasks loop over them, in the order they run.
+
+    restart: names to restart. ports and urls: the readiness checks of the
+    services restarted or started. signal: names to reload with systemctl.
+    calls: the reload requests of services that reload through their API.
+    checks: the URLs that tell a reload took. secret: whether any of them
+    carries a password (the tasks then log nothing).
+    """
+    steps = {"restart": [], "ports": [], "urls": [], "signal": [], "calls": [], "checks": []}
+    for name, entry in pending.items():
+        ready, reload = entry["ready"], entry.get("reload") or {}
+        credentials = {key: reload[key] for key in ("user", "password") if key in reload}
+        if entry["action"] == "restart":
+            steps["restart"].append(name)
+        if entry["action"] in ("restart", "wait"):
+            steps["ports" if "port" in ready else "urls"].append(dict(ready, name=name))
+            continue
+        if reload.get("signal"):
+            steps["signal"].append(name)
+        steps["calls"] += [dict(credentials, name=name, url=url) for url in reload.get("urls", [])]
+        if reload.get("check"):
+            steps["checks"].append(dict(credentials, name=name, **reload["check"]))
+    steps["secret"] = any(item.get("password") for key in ("urls", "calls", "checks") for item in steps[key])
+    return steps

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from generated_docs import report
+
 ROOT = Path(__file__).resolve().parents[2]
 NUMBER = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a dozen)"
 THINGS = r"(?:alerting rules|alert rules|rules|dashboards|log sources|sources|notification channels|channels|alerts)"
@@ -41,13 +43,8 @@ def main() -> int:
     for path in checked_files():
         for number, count in counts_in(path.read_text(encoding="utf-8")):
             problems.append(f"{path.relative_to(ROOT)}:{number}: \"{count}\"")
-    for problem in problems:
-        print(problem)
-    if problems:
-        print("Hand-written counts go stale: link to the generated docs (docs/alerts.md, docs/dashboards.md, "
-              "docs/log-sources.md), which state them.", file=sys.stderr)
-        return 1
-    return 0
+    return report(problems, "Hand-written counts go stale: link to the generated docs (docs/alerts.md, docs/dashboards.md, "
+                            "docs/log-sources.md), which state them.")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""What the docs generators share: write a generated page, or with --check report it stale."""
+"""What the docs generators and lint checks share: write a generated page, or with --check report it stale; report problems."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,5 +30,15 @@ def sync(pages: dict, check: bool) -> int:
             print(f"wrote {target.relative_to(ROOT)}")
     if stale:
         print("stale generated docs (run: make docs): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+def report(problems: list, advice: str) -> int:
+    """The lint checks' ending: each problem on its own line, then the advice; 1 when there is any."""
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(advice, file=sys.stderr)
         return 1
     return 0

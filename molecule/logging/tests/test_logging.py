@@ -227,7 +227,9 @@ def test_a_promtail_config_change_reloads_without_a_restart(logs):
     time.sleep(1)
     rc, output = run_playbook("--limit", LOGS, "-e", "promtail_log_level=debug")
     assert rc == 0, output
-    assert "RUNNING HANDLER [dataaggregator.infrastructure.promtail : Reload promtail]" in output
+    reloads = output.split("RUNNING HANDLER [dataaggregator.infrastructure.common : Reload the services that reload through their API]")
+    assert len(reloads) == 2, output
+    assert "(item=promtail)" in reloads[1].split("RUNNING HANDLER", 1)[0], output
     assert main_pid(logs, "promtail") == pid
     assert "level: debug" in logs.file("/etc/promtail/promtail.yml").content_string
     rc, output = run_playbook("--limit", LOGS)

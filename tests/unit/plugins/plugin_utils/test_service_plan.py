@@ -11,6 +11,8 @@ from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._ser
     UNIT_MARK,
     ServicePlanError,
     changed_services,
+    handler_steps,
+    service_actions,
     go_architecture,
     hardening_name,
     service_plan,
@@ -40,6 +42,7 @@ PACKAGE_SERVICE = {
                 "package_binary": "/usr/bin/prometheus-postgres-exporter",
                 "masked_units": ["prometheus-postgres-exporter.service"]},
     "directories": [{"path": "/etc/postgres_exporter"}],
+    "ready": {"port": "9187", "timeout": 30},
     "unit": {
         "description": "PostgreSQL exporter",
         "args": ["--web.listen-address=127.0.0.1:9187"],
@@ -57,6 +60,9 @@ ARCHIVE_SERVICE = {
     "user": "prometheus",
     "home": "/var/lib/prometheus",
     "extra_groups": ["adm"],
+    "ready": {"url": "https://127.0.0.1:9090/-/ready", "user": "prometheus", "password": "unit-ready-secret"},
+    "reload": {"signal": True, "user": "prometheus", "password": "unit-ready-secret",
+               "check": {"url": "https://127.0.0.1:9090/api/v1/status/runtimeinfo", "pattern": '"reloadConfigSuccess": *true'}},
     "install": {"method": "archive", "version": "2.53.3",
                 "archive_url": "https://mirror.example/prometheus/v2.53.3/prometheus-2.53.3.linux-amd64.tar.gz?x=1",
                 "checksum": "sha256:abc", "binaries": [{"name": "prometheus"}, {"name": "promtool"}]},
@@ -440,3 +446,101 @@ def test_only_running_services_whose_own_paths_changed_are_named():
 @pytest.mark.parametrize(("machine", "go"), [("x86_64", "amd64"), ("aarch64", "arm64"), ("armv7l", "armv7"), ("riscv64", "riscv64")])
 def test_go_names_the_architectures_of_upstream_archives(machine, go):
     assert go_architecture(machine) == go
+
+
+# --- readiness and the handler path ---------------------------------------------------
+PROMTAIL = {"name": "promtail", "user": "promtail", "install": {"method": "package", "package_binary": "/usr/bin/promtail"},
+            "ready": {"url": "http://127.0.0.1:9080/ready"}, "reload": {"urls": ["http://127.0.0.1:9080/reload"]}}
+LOKI = {"name": "loki", "user": "loki", "install": {"method": "package", "package_binary": "/usr/bin/loki"},
+        "ready": {"url": "http://127.0.0.1:3100/ready", "timeout": 90}}
+LOADED = {"unit_loaded": True, "unit_active": True}
+
+
+def service_step(*services):
+    return service_plans(list(services), CONTEXT, "service")
+
+
+def test_readiness_is_a_port_or_a_url_with_defaults():
+    assert plan(PACKAGE_SERVICE, "service")["ready"] == {"host": "127.0.0.1", "port": 9187, "timeout": 30}
+    assert plan(LOKI, "install")["ready"] == {"url": "http://127.0.0.1:3100/ready", "timeout": 90}
+    assert plan(ARCHIVE_SERVICE, "service")["ready"]["password"] == "unit-ready-secret"
+    assert plan(LOKI, "service")["reload"] == {}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"ready": None}, "loki: ready is required"),
+    ({"ready": {"port": 1, "url": "http://x"}}, "exactly one of port and url"),
+    ({"ready": {"timeout": 5}}, "exactly one of port and url"),
+    ({"ready": {"url": "http://x", "user": "admin"}}, "ready.user and ready.password go together"),
+    ({"reload": {"signal": True}}, "reload by signal needs unit.exec_reload"),
+    ({"reload": {"signal": True, "urls": ["http://x"]}}, "a signal or urls, not both"),
+    ({"reload": {"check": {"url": "http://x", "pattern": "ok"}}}, "reload.check needs a signal or urls"),
+    ({"reload": {"urls": ["http://x"], "check": {"url": "http://x"}}}, "reload.check.pattern is required"),
+])
+def test_a_readiness_or_reload_that_cannot_work_is_refused(change, message):
+    with pytest.raises(ServicePlanError, match=message):
+        plan({**LOKI, **change}, "service")
+
+
+def test_a_refused_readiness_never_shows_its_password():
+    with pytest.raises(ServicePlanError) as refused:
+        plan({**LOKI, "ready": {"url": "http://x", "password": "unit-lonely-secret"}}, "service")
+    assert "unit-lonely-secret" not in str(refused.value)
+
+
+def test_changed_files_restart_started_services_are_only_waited_for():
+    plans = service_step(ARCHIVE_SERVICE, PACKAGE_SERVICE, LOKI)
+    actions = service_actions(plans, changed=["prometheus"], started=["postgres_exporter"])
+    assert {name: entry["action"] for name, entry in actions.items()} == {"prometheus": "restart", "postgres_exporter": "wait"}
+    assert actions["prometheus"]["reload"]["signal"] is True
+
+
+def test_a_config_change_reloads_where_the_service_can_and_restarts_where_it_cannot():
+    plans = service_step({**ARCHIVE_SERVICE, "config_changed": {"reload": True}}, {**LOKI, "config_changed": {"reload": True}},
+                         {**PROMTAIL, "config_changed": {"restart": True, "reload": True}})
+    actions = service_actions(plans)
+    assert {name: entry["action"] for name, entry in actions.items()} == {
+        "prometheus": "reload", "loki": "restart", "promtail": "restart"}
+    # A service started by this step reads its config then: nothing more to do.
+    assert service_actions(plans, started=["loki"])["loki"]["action"] == "wait"
+
+
+def test_pending_actions_merge_by_priority_restart_then_reload_then_wait():
+    reload = service_actions(service_step({**PROMTAIL, "config_changed": {"reload": True}}))
+    assert service_actions(service_step(PROMTAIL), changed=["promtail"], pending=reload)["promtail"]["action"] == "restart"
+    restart = service_actions(service_step(PROMTAIL), changed=["promtail"])
+    assert service_actions(service_step({**PROMTAIL, "config_changed": {"reload": True}}), pending=restart) == restart
+    waited = service_actions(service_step(PROMTAIL), started=["promtail"])
+    assert service_actions(service_step({**PROMTAIL, "config_changed": {"reload": True}}), pending=waited)["promtail"]["action"] == "reload"
+    # Nothing changed: the pending actions stay as they were.
+    assert service_actions(service_step(PROMTAIL, LOKI), pending=restart) == restart
+
+
+def test_a_check_run_acts_only_on_units_it_saw_loaded():
+    plans = service_step(PROMTAIL, LOKI)
+    actions = service_actions(plans, changed=["promtail", "loki"], check_mode=True, unit_states={"loki": LOADED})
+    assert list(actions) == ["loki"]
+    assert list(service_actions(plans, changed=["promtail"], check_mode=False)) == ["promtail"]
+
+
+def test_the_handler_steps_restart_then_wait_then_reload_then_check():
+    pending = service_actions(service_step(ARCHIVE_SERVICE, PACKAGE_SERVICE, PROMTAIL, LOKI),
+                              changed=["loki"], started=["postgres_exporter"])
+    pending |= service_actions(service_step({**ARCHIVE_SERVICE, "config_changed": {"reload": True}},
+                                            {**PROMTAIL, "config_changed": {"reload": True}}))
+    steps = handler_steps(pending)
+    assert steps["restart"] == ["loki"]
+    assert steps["ports"] == [{"name": "postgres_exporter", "host": "127.0.0.1", "port": 9187, "timeout": 30}]
+    assert steps["urls"] == [{"name": "loki", "url": "http://127.0.0.1:3100/ready", "timeout": 90}]
+    assert steps["signal"] == ["prometheus"]
+    assert steps["calls"] == [{"name": "promtail", "url": "http://127.0.0.1:9080/reload"}]
+    assert steps["checks"] == [{"name": "prometheus", "url": "https://127.0.0.1:9090/api/v1/status/runtimeinfo",
+                                "pattern": '"reloadConfigSuccess": *true', "user": "prometheus", "password": "unit-ready-secret"}]
+    assert steps["secret"] is True
+
+
+def test_the_handler_steps_log_freely_only_without_a_password():
+    steps = handler_steps(service_actions(service_step(PROMTAIL, LOKI), changed=["promtail", "loki"]))
+    assert [entry["name"] for entry in steps["urls"]] == ["promtail", "loki"]
+    assert steps["secret"] is False
+    assert handler_steps({}) == {"restart": [], "ports": [], "urls": [], "signal": [], "calls": [], "checks": [], "secret": False}
