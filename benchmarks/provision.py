@@ -5,9 +5,15 @@ the test harness's set-up first. For each host count it starts fresh systemd
 containers from the test image on the mirror's network, runs a playbook twice
 and prints, per run: wall time, tasks per host (ok, changed, skipped), the
 remote executions (`docker exec` calls counted from Docker's event log) and a
-per-role breakdown. It ends with a summary table and the ratios against the
-reference figures of prometheus.prometheus measured on the same kind of
-machine (docs/performance.md).
+per-role breakdown. It ends with a summary table.
+
+With --reference DIR (a checkout of prometheus-community/ansible, which this
+repository never contains), each run of the six suite is followed, on fresh
+containers of the same image, by the same six components installed by
+prometheus.prometheus's roles from the same mirror, and the summary prints
+this collection's times as ratios of the reference's, measured in the same
+window. Without it, no ratio is printed: absolute times on these machines
+drift by 2x from day to day, so a ratio to stored figures would mislead.
 
 Suites:
   six     node, blackbox, postgres and redis exporters, Prometheus, Alertmanager
@@ -40,9 +46,9 @@ PREFIX = "da-bench"
 IMAGE = os.environ.get("DA_IMAGE_REPO", "dataaggregator/molecule-debian") + ":12"
 MIRROR = "http://da-artifact-mirror:8080"
 
-# prometheus.prometheus, six roles, pipelining on, medians of three runs on a
-# fresh Debian 12 container each (the performance issue; docs/performance.md).
-REFERENCE = {"first": 83.0, "idempotent": 68.0, "executions_idempotent": 180}
+# The mirror as the controller reaches it: prometheus.prometheus downloads
+# on the controller and copies to the hosts.
+CONTROLLER_MIRROR = "http://127.0.0.1:18080"
 
 # Releases the mirror serves (Debian 12's builds repacked as upstream archives).
 MIRROR_RELEASES = {
@@ -87,6 +93,21 @@ SIX_PLAYBOOK = """\
     - dataaggregator.infrastructure.exporters
     - dataaggregator.infrastructure.alertmanager
     - dataaggregator.infrastructure.prometheus
+"""
+
+# The same six components with prometheus.prometheus's roles, as its README
+# applies them (facts gathered by the play).
+REFERENCE_PLAYBOOK = """\
+- name: The six components, by prometheus.prometheus
+  hosts: all
+  gather_facts: true
+  roles:
+    - prometheus.prometheus.node_exporter
+    - prometheus.prometheus.blackbox_exporter
+    - prometheus.prometheus.postgres_exporter
+    - prometheus.prometheus.redis_exporter
+    - prometheus.prometheus.alertmanager
+    - prometheus.prometheus.prometheus
 """
 
 GROWTH_PLAYBOOK = """\
@@ -171,9 +192,9 @@ class ExecutionCounter:
         return {host: counts.get(host, 0) for host in hosts}
 
 
-def ansible_playbook(workdir, inventory, playbook, label, extra_args=()):
+def ansible_playbook(workdir, inventory, playbook, label, extra_args=(), extra_env=None):
     stats_file = workdir / f"{label}.json"
-    env = dict(os.environ,
+    env = dict(os.environ, **(extra_env or {}),
                ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                ANSIBLE_CALLBACK_PLUGINS=str(REPO / "benchmarks" / "callback_plugins"),
                ANSIBLE_CALLBACKS_ENABLED="benchmark_stats",
@@ -230,12 +251,12 @@ def summarise(label, hosts, wall, executions, stats):
     return result
 
 
-def converge_twice(workdir, inventory, playbook, label, hosts):
+def converge_twice(workdir, inventory, playbook, label, hosts, extra_env=None):
     results = []
     for phase in ("first", "idempotent"):
         run_label = f"{label}-{phase}-{len(list(workdir.glob(f'{label}-{phase}*.json'))) + 1}"
         results.append(summarise(f"{label} {phase}", hosts,
-                                 *ansible_playbook(workdir, inventory, playbook, run_label)))
+                                 *ansible_playbook(workdir, inventory, playbook, run_label, extra_env=extra_env)))
     if results[1]["changed"]:
         sys.exit(f"{label}: the re-run changed {results[1]['changed']} tasks; it must change none")
     return results
@@ -263,6 +284,44 @@ def suite_six(workdir, count):
     playbook = workdir / "six.yml"
     playbook.write_text(SIX_PLAYBOOK)
     return converge_twice(workdir, inventory, playbook, f"six x{count}", hosts)
+
+
+def reference_variables(cache):
+    """prometheus.prometheus's variables for the releases the mirror serves, each download cached under cache."""
+    variables = {"ansible_become": False}
+    for program, version_key, archive in (
+            ("node_exporter", "exporters_node_version", "node_exporter-{v}.linux-amd64.tar.gz"),
+            ("blackbox_exporter", "exporters_blackbox_version", "blackbox_exporter-{v}.linux-amd64.tar.gz"),
+            ("postgres_exporter", "exporters_postgres_version", "postgres_exporter-{v}.linux-amd64.tar.gz"),
+            ("redis_exporter", "exporters_redis_version", "redis_exporter-v{v}.linux-amd64.tar.gz"),
+            ("alertmanager", "alertmanager_version", "alertmanager-{v}.linux-amd64.tar.gz"),
+            ("prometheus", "prometheus_version", "prometheus-{v}.linux-amd64.tar.gz")):
+        version = MIRROR_RELEASES[version_key]
+        base = f"{CONTROLLER_MIRROR}/{program}/v{version}"
+        variables |= {f"{program}_version": version,
+                      f"{program}_binary_url": f"{base}/{archive.format(v=version)}",
+                      f"{program}_checksums_url": f"{base}/sha256sums.txt",
+                      f"{program}_local_cache_path": str(cache / program / version)}
+    variables |= {"postgres_exporter_uri": "127.0.0.1:5432/postgres?sslmode=disable",
+                  "postgres_exporter_username": "bench", "postgres_exporter_password": "bench",
+                  "redis_exporter_addr": "redis://127.0.0.1:6379", "redis_exporter_password": "bench"}
+    return variables
+
+
+def suite_reference(workdir, count, reference):
+    """The six components by prometheus.prometheus (a checkout at reference), on fresh containers."""
+    collections_dir = workdir / "reference-collections" / "ansible_collections" / "prometheus"
+    if not collections_dir.exists():
+        collections_dir.mkdir(parents=True)
+        (collections_dir / "prometheus").symlink_to(reference.resolve())
+    hosts = start_containers(count)
+    cache = Path(tempfile.mkdtemp(prefix="reference-cache-", dir=workdir))
+    inventory = write_inventory(workdir, hosts, {"reference": hosts}, reference_variables(cache))
+    playbook = workdir / "reference.yml"
+    playbook.write_text(REFERENCE_PLAYBOOK)
+    # The reference first, then this collection's path (community.general comes with the ansible package).
+    env = {"ANSIBLE_COLLECTIONS_PATH": f"{workdir / 'reference-collections'}:{REPO / '.collections'}"}
+    return converge_twice(workdir, inventory, playbook, f"reference x{count}", hosts, extra_env=env)
 
 
 def site_layout(hosts):
@@ -387,11 +446,17 @@ def print_summary(results):
     by_label = {result["label"]: result for result in results}
     print()
     for phase in ("first", "idempotent"):
-        one = by_label.get(f"six x1 {phase}")
-        if one:
-            print(f"six x1 {phase}: {one['wall']:.1f} s = {one['wall'] / REFERENCE[phase]:.2f} of the reference's "
-                  f"{REFERENCE[phase]:.0f} s")
-        eight = by_label.get(f"six x8 {phase}")
+        for count in (1, 4, 8):
+            ours, theirs = by_label.get(f"six x{count} {phase}"), by_label.get(f"reference x{count} {phase}")
+            if ours and theirs:
+                print(f"six x{count} {phase}: {ours['wall']:.1f} s against prometheus.prometheus's {theirs['wall']:.1f} s"
+                      f" in the same window = {ours['wall'] / theirs['wall']:.2f}x the time;"
+                      f" remote executions per host {ours['executions']} against {theirs['executions']},"
+                      f" tasks per host {ours['tasks'] + ours['skipped']} against {theirs['tasks'] + theirs['skipped']}")
+            elif ours:
+                print(f"six x{count} {phase}: {ours['wall']:.1f} s; no ratio measured"
+                      " (give --reference DIR, a checkout of prometheus-community/ansible)")
+        one, eight = by_label.get(f"six x1 {phase}"), by_label.get(f"six x8 {phase}")
         if one and eight:
             print(f"six x8 / x1 {phase}: {eight['wall'] / one['wall']:.2f}")
     baseline = by_label.get("growth baseline idempotent")
@@ -409,7 +474,12 @@ def main():
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per measurement, each six and site run on fresh containers (default 3)")
     parser.add_argument("--keep", action="store_true", help="leave the last containers running")
+    parser.add_argument("--reference", type=Path, metavar="DIR",
+                        help="a checkout of prometheus-community/ansible: run its six roles after each six run,"
+                             " in the same window, and print the ratios")
     args = parser.parse_args()
+    if args.reference and not (args.reference / "roles" / "node_exporter").is_dir():
+        parser.error(f"--reference {args.reference}: not a checkout of prometheus-community/ansible (no roles/node_exporter)")
     counts = [int(value) for value in args.hosts.split(",")]
     suites = args.suites.split(",")
     results = []
@@ -421,6 +491,9 @@ def main():
                 if "six" in suites:
                     print(f"\n# six components on {count} host(s), run {attempt} of {args.repeat}")
                     results += suite_six(workdir, count)
+                    if args.reference:
+                        print(f"\n# prometheus.prometheus's six components on {count} host(s), run {attempt} of {args.repeat}")
+                        results += suite_reference(workdir, count, args.reference)
         for count in counts:
             for attempt in range(1, args.repeat + 1):
                 if "site" in suites:
