@@ -30,15 +30,11 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-CHANNELS = ("email", "slack", "pagerduty", "webhook")
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._channels import CHANNELS, integrations
 
-# The team setting each channel needs.
-CONTACTS = {
-    "email": "email_to",
-    "slack": "slack_channel",
-    "pagerduty": "pagerduty_routing_key",
-    "webhook": "webhook_urls",
-}
+# The channels, their contacts and integrations: the registry (_channels.py).
+CHANNEL_NAMES = tuple(CHANNELS)
+CONTACTS = {name: entry["contact"] for name, entry in CHANNELS.items()}
 
 POLICY_KEYS = {"severities", "teams", "default", "group_by", "inhibit_equal"}
 TIER_KEYS = {"name", "channels", "matchers", "group_wait", "group_interval", "repeat_interval"}
@@ -49,10 +45,6 @@ DEFAULT_KEYS = {"channels"} | set(CONTACTS.values())
 DURATION = re.compile(r"^(?:(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?|0)$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MATCHER = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"$')
-# PagerDuty's event severities; other tier names are sent as "critical".
-PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
-
-TEMPLATE_PREFIX = "dataaggregator"
 # The always-firing alert of the shipped rules, and the receiver it goes to.
 WATCHDOG_ALERT = "Watchdog"
 WATCHDOG = "watchdog"
@@ -84,10 +76,10 @@ def _check_duration(where: str, value) -> str:
 
 def _check_channels(where: str, channels) -> list:
     if not isinstance(channels, list) or not channels:
-        _fail(f"{where} needs a non-empty list of channels from {list(CHANNELS)}")
+        _fail(f"{where} needs a non-empty list of channels from {list(CHANNEL_NAMES)}")
     for channel in channels:
-        if channel not in CHANNELS:
-            _fail(f"{where} names the unknown channel {channel!r}; known channels: {list(CHANNELS)}")
+        if channel not in CHANNEL_NAMES:
+            _fail(f"{where} names the unknown channel {channel!r}; known channels: {list(CHANNEL_NAMES)}")
     if len(set(channels)) != len(channels):
         _fail(f"{where} lists a channel twice: {channels}")
     return list(channels)
@@ -115,7 +107,7 @@ def _check_contacts(where: str, contacts: Mapping, channels: list, pagerduty_key
     for channel in channels:
         setting = CONTACTS[channel]
         value = contacts.get(setting)
-        if channel in ("email", "webhook"):
+        if CHANNELS[channel]["contact_is_list"]:
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                 _fail(f"{where} is notified by {channel} but has no {setting} (a non-empty list)")
         elif not isinstance(value, str) or not value:
@@ -126,38 +118,6 @@ def _check_contacts(where: str, contacts: Mapping, channels: list, pagerduty_key
             f"{where} refers to the PagerDuty routing key {key!r}, which is not among the "
             f"routing keys provided: {sorted(pagerduty_keys)}"
         )
-
-
-def _integrations(contacts: Mapping, channels: list, tier: str, secrets_dir: str) -> dict:
-    """The *_configs of one receiver: one entry per channel (one per URL for webhooks)."""
-    receiver: dict = {}
-    template = TEMPLATE_PREFIX
-    if "email" in channels:
-        receiver["email_configs"] = [{
-            "to": ", ".join(contacts["email_to"]),
-            "send_resolved": True,
-            "headers": {"Subject": f'{{{{ template "{template}.email.subject" . }}}}'},
-            "html": f'{{{{ template "{template}.email.html" . }}}}',
-            "text": f'{{{{ template "{template}.email.text" . }}}}',
-        }]
-    if "slack" in channels:
-        receiver["slack_configs"] = [{
-            "channel": contacts["slack_channel"],
-            "send_resolved": True,
-            "color": f'{{{{ template "{template}.slack.color" . }}}}',
-            "title": f'{{{{ template "{template}.slack.title" . }}}}',
-            "text": f'{{{{ template "{template}.slack.text" . }}}}',
-        }]
-    if "pagerduty" in channels:
-        receiver["pagerduty_configs"] = [{
-            "routing_key_file": f"{secrets_dir}/pagerduty-{contacts['pagerduty_routing_key']}",
-            "severity": tier if tier in PAGERDUTY_SEVERITIES else "critical",
-            "description": f'{{{{ template "{template}.pagerduty.description" . }}}}',
-            "send_resolved": True,
-        }]
-    if "webhook" in channels:
-        receiver["webhook_configs"] = [{"url": url, "send_resolved": True} for url in contacts["webhook_urls"]]
-    return receiver
 
 
 def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
@@ -229,7 +189,7 @@ def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
             channels = _check_channels(f"{where}, severity {tier['name']!r}", overrides.get(tier["name"], tier["channels"]))
             _check_contacts(where, team, channels, pagerduty_keys)
             receiver_name = f"{name}-{tier['name']}"
-            receivers.append({"name": receiver_name, **_integrations(team, channels, tier["name"], secrets_dir)})
+            receivers.append({"name": receiver_name, **integrations(team, channels, tier["name"], secrets_dir)})
             routes.append({"receiver": receiver_name, "matchers": matchers + tier["matchers"], **tier["timings"]})
     _unique("teams", [team["name"] for team in teams])
 
@@ -237,13 +197,13 @@ def alert_routes(policy: Mapping, options: Mapping | None = None) -> dict:
     _check_keys("the default receiver", default, DEFAULT_KEYS)
     default_channels = _check_channels("the default receiver", default.get("channels"))
     _check_contacts("the default receiver", default, default_channels, pagerduty_keys)
-    receivers.insert(0, {"name": "default", **_integrations(default, default_channels, "warning", secrets_dir)})
+    receivers.insert(0, {"name": "default", **integrations(default, default_channels, "warning", secrets_dir)})
     # After every team's routes: a tier's alert of no known team, through the default contacts.
     for tier in checked_tiers:
         _check_contacts(f"the default receiver (for {tier['name']} alerts of no known team)", default, tier["channels"],
                         pagerduty_keys)
         receiver_name = f"default-{tier['name']}"
-        receivers.append({"name": receiver_name, **_integrations(default, tier["channels"], tier["name"], secrets_dir)})
+        receivers.append({"name": receiver_name, **integrations(default, tier["channels"], tier["name"], secrets_dir)})
         routes.append({"receiver": receiver_name, "matchers": tier["matchers"], **tier["timings"]})
     _unique("receivers", [receiver["name"] for receiver in receivers])
 

@@ -15,8 +15,31 @@ import yaml
 from generated_docs import check_requested, sync
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / ".collections"))
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._channels import (  # noqa: E402
+    CHANNELS,
+    SETTING_PREFIX,
+)
 RULES_DIR = ROOT / "roles" / "prometheus" / "files" / "rules"
 TARGET = ROOT / "docs" / "alerts.md"
+
+
+def channel_lines() -> list:
+    """The registry of notification channels, as a table."""
+    lines = ["## Notification channels", "",
+             "The routing policy's channels (from `plugins/plugin_utils/_channels.py`, which the",
+             "routing filter, the role's preflight and its secret files read).", "",
+             "| Channel | Integration | Contact (team or default) | Needs | Secrets, as files |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, entry in CHANNELS.items():
+        contact = f"`{entry['contact']}`" + (" (a list)" if entry["contact_is_list"] else "")
+        needs = ", ".join(f"`{SETTING_PREFIX}{setting}`" for setting in entry["required"]) or "nothing else"
+        secrets = ", ".join(f"`{SETTING_PREFIX}{secret['setting']}` as `{secret['file'].format('<reference>')}`"
+                            for secret in entry["secrets"])
+        if entry["inline"]:
+            secrets = "the contact itself, kept in `alertmanager.yml`, which is then never shown"
+        lines.append(f"| {name} | `{entry['integration']}` | {contact} | {needs} | {secrets or 'none'} |")
+    return lines
 
 
 def render() -> str:
@@ -50,6 +73,10 @@ def render() -> str:
         "integration. When Prometheus, every Alertmanager or the network between",
         "them and the outside is down, the calls stop and that service pages.",
         "Without a URL the Watchdog goes to a receiver with no integration.",
+        "",
+        *channel_lines(),
+        "",
+        "## The alerts",
         "",
         "| Category | Alert | Severities | Team |",
         "| --- | --- | --- | --- |",
