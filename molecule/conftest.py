@@ -140,6 +140,17 @@ def play_recap(output: str) -> dict[str, dict[str, int]]:
     return recap
 
 
+def handler_items(output: str, handler: str) -> list[str]:
+    """The loop items one of the common role's handler tasks acted on, in a playbook's output.
+
+    handler is the task's name (all services share one handler path); an
+    empty list when it ran over nothing or did not run.
+    """
+    sections = output.split(f"RUNNING HANDLER [dataaggregator.infrastructure.common : {handler}]")
+    acted = sections[1].split("RUNNING HANDLER", 1)[0] if len(sections) > 1 else ""
+    return re.findall(r"\(item=([^)]+)\)", acted)
+
+
 def mirror_url(path: str) -> str:
     """URL of a file on the local artifact mirror, as the controller reaches it."""
     return f"http://127.0.0.1:{os.environ.get('DA_MIRROR_PORT', '18080')}/{path}"

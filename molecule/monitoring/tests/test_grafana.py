@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import http_get, inventory_host, play_recap, require_real, run_playbook, served_as_standin, wait_until
+from conftest import (
+    handler_items, http_get, inventory_host, play_recap, require_real, run_playbook, served_as_standin, wait_until,
+)
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 sys.path.insert(0, str(PROJECT / ".collections"))
@@ -176,7 +178,7 @@ def test_a_dashboard_change_reloads_without_restart(mon, tmp_path):
         rc, output = run_playbook("--limit", MON, "--tags", "grafana", "-e",
                                   json.dumps({"grafana_dashboards_extra": [{"src": str(extra), "folder": "Team"}]}))
         assert rc == 0, output
-        assert "Reload the dashboards of grafana" in output
+        assert handler_items(output, "Reload the services that reload through their API") == ["grafana"], output
         assert mon.check_output("systemctl show grafana -p MainPID --value") == pid, "Grafana restarted instead of reloading"
         if served_as_standin("grafana"):
             assert reloads_logged(mon, "dashboards") == before + 1
