@@ -9,7 +9,7 @@ short_description: What the alertmanager role needs to know of its notification 
 version_added: 0.1.0
 author: Data Aggregator Platform infrastructure team
 description:
-  - Reads the registry of notification channels (C(plugins/plugin_utils/_channels.py)): for each
+  - Reads the registry of notification channels (C(plugins/plugin_utils/_channels.py)), which holds for each
     channel, its Alertmanager integration, the contact it sends to, the role settings it needs and
     its secrets.
   - From the role's settings and the receivers that C(alert_routes) built, returns the channels
