@@ -551,22 +551,27 @@ def handler_steps(pending: Mapping) -> dict:
     restart: names to restart. ports and urls: the readiness checks of the
     services restarted or started. signal: names to reload with systemctl.
     calls: the reload requests of services that reload through their API.
-    checks: the URLs that tell a reload took. secret: whether any of them
-    carries a password (the tasks then log nothing).
+    checks: the URLs that tell a reload took. The loop items carry no
+    password, so that each can be shown with its service's name: passwords
+    holds them by service name, for the tasks' url_password (which Ansible
+    never shows).
     """
-    steps = {"restart": [], "ports": [], "urls": [], "signal": [], "calls": [], "checks": []}
+    steps = {"restart": [], "ports": [], "urls": [], "signal": [], "calls": [], "checks": [], "passwords": {}}
     for name, entry in pending.items():
-        ready, reload = entry["ready"], entry.get("reload") or {}
-        credentials = {key: reload[key] for key in ("user", "password") if key in reload}
+        ready, reload = dict(entry["ready"]), dict(entry.get("reload") or {})
         if entry["action"] == "restart":
             steps["restart"].append(name)
         if entry["action"] in ("restart", "wait"):
+            if ready.get("password"):
+                steps["passwords"][name] = ready.pop("password")
             steps["ports" if "port" in ready else "urls"].append(dict(ready, name=name))
             continue
+        if reload.get("password"):
+            steps["passwords"][name] = reload["password"]
+        user = {"user": reload["user"]} if reload.get("user") else {}
         if reload.get("signal"):
             steps["signal"].append(name)
-        steps["calls"] += [dict(credentials, name=name, url=url) for url in reload.get("urls", [])]
+        steps["calls"] += [dict(user, name=name, url=url) for url in reload.get("urls", [])]
         if reload.get("check"):
-            steps["checks"].append(dict(credentials, name=name, **reload["check"]))
-    steps["secret"] = any(item.get("password") for key in ("urls", "calls", "checks") for item in steps[key])
+            steps["checks"].append(dict(user, name=name, **reload["check"]))
     return steps

@@ -535,12 +535,15 @@ def test_the_handler_steps_restart_then_wait_then_reload_then_check():
     assert steps["signal"] == ["prometheus"]
     assert steps["calls"] == [{"name": "promtail", "url": "http://127.0.0.1:9080/reload"}]
     assert steps["checks"] == [{"name": "prometheus", "url": "https://127.0.0.1:9090/api/v1/status/runtimeinfo",
-                                "pattern": '"reloadConfigSuccess": *true', "user": "prometheus", "password": "unit-ready-secret"}]
-    assert steps["secret"] is True
+                                "pattern": '"reloadConfigSuccess": *true', "user": "prometheus"}]
+    # Passwords stay out of the items, which the handler shows by name.
+    assert steps["passwords"] == {"prometheus": "unit-ready-secret"}
+    assert "unit-ready-secret" not in str({key: value for key, value in steps.items() if key != "passwords"})
 
 
-def test_the_handler_steps_log_freely_only_without_a_password():
-    steps = handler_steps(service_actions(service_step(PROMTAIL, LOKI), changed=["promtail", "loki"]))
-    assert [entry["name"] for entry in steps["urls"]] == ["promtail", "loki"]
-    assert steps["secret"] is False
-    assert handler_steps({}) == {"restart": [], "ports": [], "urls": [], "signal": [], "calls": [], "checks": [], "secret": False}
+def test_a_restart_waits_with_the_ready_password_kept_apart():
+    steps = handler_steps(service_actions(service_step(ARCHIVE_SERVICE, PROMTAIL, LOKI), changed=["prometheus", "promtail", "loki"]))
+    assert [entry["name"] for entry in steps["urls"]] == ["prometheus", "promtail", "loki"]
+    assert steps["urls"][0] == {"name": "prometheus", "url": "https://127.0.0.1:9090/-/ready", "user": "prometheus", "timeout": 60}
+    assert steps["passwords"] == {"prometheus": "unit-ready-secret"}
+    assert handler_steps({}) == {"restart": [], "ports": [], "urls": [], "signal": [], "calls": [], "checks": [], "passwords": {}}
