@@ -76,6 +76,11 @@ SIX_VARS = {
     # No PostgreSQL runs in the benchmark's containers: no login to create.
     "exporters_postgres_login_manage": False,
     "exporters_redis_password": "bench",
+    # Throwaway containers on a private network: listening on every address
+    # without authentication, as the reference does by default.
+    "exporters_listen_public": True,
+    "prometheus_listen_public": True,
+    "alertmanager_listen_public": True,
     "alertmanager_routing_policy": {
         "severities": [{"name": "critical", "channels": ["email"]}],
         "teams": [],
@@ -302,6 +307,11 @@ def reference_variables(cache):
                       f"{program}_binary_url": f"{base}/{archive.format(v=version)}",
                       f"{program}_checksums_url": f"{base}/sha256sums.txt",
                       f"{program}_local_cache_path": str(cache / program / version)}
+    # The same routing as this collection's six suite: every alert by e-mail to one address.
+    variables |= {"alertmanager_smtp": {"smarthost": SIX_VARS["alertmanager_smtp_smarthost"],
+                                        "from": SIX_VARS["alertmanager_smtp_from"]},
+                  "alertmanager_receivers": [{"name": "email", "email_configs": [{"to": "nobody@example.org"}]}],
+                  "alertmanager_route": {"receiver": "email", "group_by": ["alertname"]}}
     variables |= {"postgres_exporter_uri": "127.0.0.1:5432/postgres?sslmode=disable",
                   "postgres_exporter_username": "bench", "postgres_exporter_password": "bench",
                   "redis_exporter_addr": "redis://127.0.0.1:6379", "redis_exporter_password": "bench"}
@@ -316,6 +326,10 @@ def suite_reference(workdir, count, reference):
         (collections_dir / "prometheus").symlink_to(reference.resolve())
     hosts = start_containers(count)
     cache = Path(tempfile.mkdtemp(prefix="reference-cache-", dir=workdir))
+    # The reference copies Prometheus 2.x's console templates out of the
+    # archive; Debian's build, which the mirror repacks, has none.
+    for directory in ("consoles", "console_libraries"):
+        (cache / "prometheus" / MIRROR_RELEASES["prometheus_version"] / directory).mkdir(parents=True)
     inventory = write_inventory(workdir, hosts, {"reference": hosts}, reference_variables(cache))
     playbook = workdir / "reference.yml"
     playbook.write_text(REFERENCE_PLAYBOOK)
