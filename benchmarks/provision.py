@@ -325,6 +325,15 @@ def suite_reference(workdir, count, reference):
         collections_dir.mkdir(parents=True)
         (collections_dir / "prometheus").symlink_to(reference.resolve())
     hosts = start_containers(count)
+    # The reference's Prometheus and Alertmanager units set PrivateUsers=true,
+    # which an unprivileged container cannot grant (the service then dies at
+    # every start with status 217/USER). A drop-in takes that one setting back,
+    # before the clock starts.
+    for host in hosts:
+        run(["docker", "exec", host, "sh", "-c",
+             "for unit in prometheus alertmanager; do mkdir -p /etc/systemd/system/$unit.service.d"
+             " && printf '[Service]\\nPrivateUsers=no\\n' > /etc/systemd/system/$unit.service.d/container.conf; done"],
+            capture_output=True)
     cache = Path(tempfile.mkdtemp(prefix="reference-cache-", dir=workdir))
     # The reference copies Prometheus 2.x's console templates out of the
     # archive; Debian's build, which the mirror repacks, has none.
