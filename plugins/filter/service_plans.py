@@ -11,14 +11,15 @@ description:
   - The planning engine of the internal C(common) role. From each service description
     (an entry of C(common_services)) and a few facts of the host, works out what one step
     does for that service.
+  - C(probe) gives only what C(service_install_info) looks at (accounts, release marker, unit).
   - C(install) gives the packages and masked units, the probe that
     C(service_install_info) reads, the directories, the binary links, and how the release
     archive is downloaded and unpacked.
-  - C(web) gives the exporter-toolkit web config (TLS files and bcrypt-hashed users), when
-    the service uses one.
   - C(service) gives the systemd unit (with the flags the installed release knows and the
-    hardening profile chosen), the role's config files, the secret environment file and
-    the TLS files, and what no longer belongs.
+    hardening profile chosen), the role's config files, the secret environment file, the
+    TLS files, the exporter-toolkit web config (bcrypt-hashed users) when the service uses
+    one, and what no longer belongs. A service whose flags depend on its package's version
+    fails when that version is unknown.
   - C(remove) gives what a removal deletes, the unit last; a service's data only with
     C(remove_data).
   - C(service) also gives how the service tells it is ready (C(ready)), how it reloads
@@ -41,14 +42,15 @@ options:
         install, from the C(package_versions) filter); C(host) (the inventory name, which salts
         the web config's password hashes, so that a second run writes the same file);
         C(managed_header) (the comment every rendered file starts with); C(unit_mark) (the line
-        that marks a unit as the collection's, the only kind ever removed); C(remove_data).
+        that marks a unit as the collection's, the only kind ever removed); C(remove_data);
+        C(parent_roles) (the roles that include C(common); when given, it must name one).
     type: dict
     required: true
   step:
     description: The step to plan.
     type: str
     required: true
-    choices: [install, web, service, remove]
+    choices: [probe, install, service, remove]
 """
 
 EXAMPLES = r"""
@@ -68,9 +70,9 @@ _value:
     - One plan per service, in the order given. Every plan has C(name).
     - C(install) adds C(method), C(packages), C(masked_units), C(probe), C(directories),
       C(links) and C(archive).
-    - C(web) adds C(files).
-    - C(service) adds C(unit_path), C(hardening), C(files), C(absent), C(ready), C(reload)
-      and C(config_changed).
+    - C(probe) gives C(user), C(group), C(extra_groups), C(home), C(marker) and C(unit) instead.
+    - C(service) adds C(unit_path), C(hardening), C(files), C(no_restart) (the files a change
+      of needs no restart), C(absent), C(ready), C(reload) and C(config_changed).
     - C(remove) adds C(probe), C(packages) and C(absent).
     - Files whose content is a secret carry C(secret=true), for C(file_set).
   type: list

@@ -16,12 +16,16 @@ Pure functions of their arguments: no Ansible run is needed to test them.
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.filter.core import to_nice_yaml as ansible_to_nice_yaml
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._bcrypt import bcrypt_users
@@ -286,6 +290,14 @@ class _Service:
         packages = self.install.get("packages") or [""]
         return (self.context.get("package_versions") or {}).get(packages[0], "")
 
+    def check_version(self) -> None:
+        """A service whose flags depend on its package's version needs that version known."""
+        if self.unit.get("versioned_args") and not self.is_archive and not self.version:
+            package = (self.install.get("packages") or [""])[0]
+            raise ServicePlanError(
+                f"apt reports no version, installed or to install, of {package} on {self.context.get('host', 'the host')},"
+                " so the flags that depend on it cannot be chosen. Run apt-get update there, or check the package's name.")
+
     @property
     def web_file_used(self) -> bool:
         """A web config file for the service's own flag (exporter-toolkit): with TLS or users and a flag."""
@@ -412,7 +424,10 @@ class _Service:
         )
 
 
-STEPS = ("install", "web", "service", "remove")
+STEPS = ("probe", "install", "service", "remove")
+
+INTERNAL = ("dataaggregator.infrastructure.common is internal: it installs services for the collection's"
+            " service roles. Use one of those roles instead.")
 
 
 def service_plan(service: Mapping, context: Mapping, step: str) -> dict:
@@ -426,6 +441,8 @@ def service_plan(service: Mapping, context: Mapping, step: str) -> dict:
     unit as the collection's) and remove_data.
     """
     planned = _Service(service, context)
+    if step == "probe":
+        return planned.probe()
     if step == "install":
         return {
             "name": planned.name,
@@ -439,14 +456,16 @@ def service_plan(service: Mapping, context: Mapping, step: str) -> dict:
             "ready": planned.ready(),
             "reload": planned.reload(),
         }
-    if step == "web":
-        return {"name": planned.name, "files": planned.web_files()}
     if step == "service":
+        planned.check_version()
+        web_files = planned.web_files()
         return {
             "name": planned.name,
             "unit_path": planned.unit_path,
             "hardening": planned.hardening(),
-            "files": planned.service_files(),
+            "files": planned.service_files() + web_files,
+            # The service reads its web config on every request: a change needs no restart.
+            "no_restart": [entry["path"] for entry in web_files],
             "absent": planned.service_absent(),
             "ready": planned.ready(),
             "reload": planned.reload(),
@@ -462,10 +481,58 @@ def service_plan(service: Mapping, context: Mapping, step: str) -> dict:
     raise ServicePlanError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
 
 
+# The common role's argument spec, beside this file in the collection: the
+# entry points' specs, which the plans check the descriptions against.
+ARGUMENT_SPECS = Path(__file__).resolve().parents[2] / "roles" / "common" / "meta" / "argument_specs.yml"
+
+
+@functools.lru_cache(maxsize=None)
+def entry_point_options(entry_point: str) -> dict:
+    """The options of one of the common role's entry points, as its meta/argument_specs.yml gives them."""
+    with ARGUMENT_SPECS.open(encoding="utf-8") as stream:
+        return yaml.safe_load(stream)["argument_specs"][entry_point]["options"]
+
+
+def _plain(value):
+    """A plain copy of value: Ansible hands a filter containers whose templates resolve when read.
+
+    The spec check must see resolved values: it resolves nothing itself.
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def check_descriptions(services: Sequence, step: str) -> None:
+    """Check the descriptions against the spec of the step's entry point, as Ansible would.
+
+    The service roles import common's steps without Ansible's own check (one
+    task fewer per step); this is the same check, run by the plan.
+    """
+    options = entry_point_options("install" if step == "probe" else step)
+    result = ArgumentSpecValidator(options).validate({"common_services": _plain(services)},
+                                                     validate_role_argument_spec=True)
+    if result.error_messages:
+        raise ServicePlanError(f"the service descriptions do not match the common role's {step} spec: "
+                               + "; ".join(result.error_messages))
+
+
 def service_plans(services: Sequence, context: Mapping, step: str) -> list:
-    """The plans of a role's services for one step, in their order."""
+    """The plans of a role's services for one step, in their order.
+
+    The descriptions are first checked against the common role's spec of the
+    step. A context with parent_roles (the roles that include common) must
+    name one: common is not for use on its own.
+    """
+    if "parent_roles" in context and not context["parent_roles"]:
+        raise ServicePlanError(INTERNAL)
     if not isinstance(services, Sequence) or isinstance(services, (str, bytes)):
         raise ServicePlanError(f"service_plans expects a list of service descriptions, got {type(services).__name__}")
+    if step not in STEPS:
+        raise ServicePlanError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
+    check_descriptions(services, step)
     return [service_plan(service, context, step) for service in services]
 
 
@@ -503,7 +570,7 @@ def changed_services(plans: Sequence, written: Mapping, seen_stopped: Sequence =
         if plan["name"] in seen_stopped:
             continue
         paths = [entry["path"] for key in ("directories", "links", "files") for entry in plan.get(key, [])]
-        paths += plan.get("absent", [])
+        paths = [path for path in paths + plan.get("absent", []) if path not in plan.get("no_restart", [])]
         if touched.intersection(paths):
             names.append(plan["name"])
     return names

@@ -51,6 +51,7 @@ NODE_SERVICE = {
                 "binaries": [{"name": "node_exporter"}], "packages": ["prometheus-node-exporter"],
                 "masked_units": ["prometheus-node-exporter.service"]},
     "unit": {"description": "node_exporter"},
+    "ready": {"port": 9100},
 }
 
 
@@ -58,7 +59,9 @@ REMOVE_PLAN = "[common_service] | dataaggregator.infrastructure.service_plans(__
 
 
 def removal(tmp_path, **extra):
-    rc, output, plan = render_role("common", REMOVE_PLAN, tmp_path, {"common_service": NODE_SERVICE, **extra})
+    # ansible_parent_role_names: what Ansible sets inside the exporters role, whose place this play takes.
+    rc, output, plan = render_role("common", REMOVE_PLAN, tmp_path,
+                                   {"common_service": NODE_SERVICE, "ansible_parent_role_names": ["exporters"], **extra})
     assert rc == 0, output
     return plan
 
@@ -79,7 +82,7 @@ def test_removal_with_remove_data_deletes_the_directories_the_service_writes(tmp
 
 def test_removal_of_a_package_install_takes_the_package_and_the_mask_on_its_unit(tmp_path):
     service = {**NODE_SERVICE, "install": {**NODE_SERVICE["install"], "method": "package"}}
-    rc, output, plan = render_role("common", REMOVE_PLAN, tmp_path, {"common_service": service})
+    rc, output, plan = render_role("common", REMOVE_PLAN, tmp_path, {"common_service": service, "ansible_parent_role_names": ["exporters"]})
     assert rc == 0, output
     assert plan["packages"] == ["prometheus-node-exporter"]
     assert "/etc/systemd/system/prometheus-node-exporter.service" in plan["absent"]

@@ -63,7 +63,9 @@ def units(tmp_path_factory) -> dict:
                 "ansible.builtin.copy": {"content": "{{ ([common_service] | dataaggregator.infrastructure.service_plans("
                                                     "__common_plan_context, 'service') | first).files[0].content }}",
                                          "dest": str(root) + "/{{ item.1 }}/{{ item.0.name }}.service", "mode": "0600"},
-                "vars": {"common_service": "{{ item.0 | combine({'unit': {'hardening': item.1}}, recursive=true) }}"},
+                # (ansible_parent_role_names: what Ansible sets inside the role this play stands for.)
+                "vars": {"common_service": "{{ item.0 | combine({'unit': {'hardening': item.1}}, recursive=true) }}",
+                         "ansible_parent_role_names": [role]},
                 "loop": "{{ " + services + " | product(['basic', 'strict']) | list }}",
                 "loop_control": {"label": "{{ item.0.name }} {{ item.1 }}"},
             }],

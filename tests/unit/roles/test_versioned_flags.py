@@ -50,6 +50,8 @@ def render(tmp_path, cases: dict):
         "exporters_install_method": "{{ item.value.method }}",
         "__common_package_policy": {"stdout": "{{ item.value.policy }}"},
         "common_service": "{{ __exporters_services | selectattr('name', 'equalto', 'postgres_exporter') | first }}",
+        # What Ansible sets inside the exporters role, whose place this play takes.
+        "ansible_parent_role_names": ["exporters"],
     }
     (tmp_path / "render.yml").write_text(yaml.safe_dump([{
         "hosts": "localhost", "gather_facts": False, "vars_files": files,

@@ -196,7 +196,7 @@ def test_the_steps_that_download_nothing_do_not_read_the_archive_url():
 
 def test_a_package_install_without_its_binary_and_tls_without_a_key_are_refused():
     with pytest.raises(ServicePlanError, match="postgres_exporter: install.package_binary is required"):
-        plan({**PACKAGE_SERVICE, "install": {"method": "package", "packages": ["x"]}}, "service")
+        plan({**PACKAGE_SERVICE, "install": {"method": "package", "packages": ["prometheus-postgres-exporter"]}}, "service")
     with pytest.raises(ServicePlanError, match="prometheus: web.tls_key is required"):
         plan({**ARCHIVE_SERVICE, "web": {**ARCHIVE_SERVICE["web"], "tls_key": ""}}, "service")
 
@@ -213,6 +213,34 @@ def test_an_unknown_install_method_or_step_is_refused():
         plan({**PACKAGE_SERVICE, "install": {"method": "snap"}}, "install")
     with pytest.raises(ServicePlanError, match="unknown step 'deploy'"):
         plan(PACKAGE_SERVICE, "deploy")
+
+
+def test_a_package_version_that_flags_depend_on_must_be_known():
+    with pytest.raises(ServicePlanError, match="apt reports no version, installed or to install, of prometheus-postgres-exporter on db1"):
+        plan(PACKAGE_SERVICE, "service", package_versions={})
+    # Other steps, and archives (whose version is pinned), do not need it.
+    assert plan(PACKAGE_SERVICE, "install", package_versions={})["name"] == "postgres_exporter"
+    assert plan(ARCHIVE_SERVICE, "service", package_versions={})["name"] == "prometheus"
+
+
+def test_descriptions_are_checked_against_the_common_roles_spec_of_the_step():
+    # What Ansible's own check of the entry point would say, before any plan.
+    with pytest.raises(ServicePlanError, match="common role's install spec: missing required arguments: unit"):
+        service_plans([{k: v for k, v in PACKAGE_SERVICE.items() if k != "unit"}], CONTEXT, "install")
+    with pytest.raises(ServicePlanError, match="common role's service spec: .*ready"):
+        service_plans([{**PACKAGE_SERVICE, "ready": "soon"}], CONTEXT, "service")
+    with pytest.raises(ServicePlanError, match="remove spec: common_services.restart_policy. Supported parameters include"):
+        service_plans([{**PACKAGE_SERVICE, "restart_policy": "always"}], CONTEXT, "remove")
+    # The probe is checked as the install step is.
+    with pytest.raises(ServicePlanError, match="common role's probe spec: missing required arguments: unit"):
+        service_plans([{k: v for k, v in PACKAGE_SERVICE.items() if k != "unit"}], CONTEXT, "probe")
+
+
+def test_common_outside_a_service_role_is_refused():
+    with pytest.raises(ServicePlanError, match="common is internal"):
+        service_plans([PACKAGE_SERVICE], {**CONTEXT, "parent_roles": []}, "install")
+    assert service_plans([PACKAGE_SERVICE], {**CONTEXT, "parent_roles": ["exporters"]}, "probe") == [
+        plan(PACKAGE_SERVICE, "install")["probe"]]
 
 
 def test_plans_keep_the_order_of_the_services_and_refuse_a_mapping():
@@ -320,6 +348,7 @@ def test_the_service_step_writes_unit_config_secret_environment_in_that_order():
         ("/etc/systemd/system/postgres_exporter.service", "0644", False),
         ("/etc/postgres_exporter/postgres_exporter.yml", "0640", False),
         ("/etc/postgres_exporter/env", "0600", True),
+        ("/etc/postgres_exporter/web-config.yml", "0640", True),
     ]
     # A role's config file is readable by the service's group, never world.
     assert planned["files"][1]["group"] == "postgres_exporter"
@@ -348,12 +377,17 @@ def test_a_web_config_no_longer_used_is_removed():
     planned = plan(service, "service")
     assert planned["absent"] == ["/etc/postgres_exporter/web-config.yml"]
     assert "--web.config.file" not in planned["files"][0]["content"]
-    assert plan(service, "web")["files"] == []
+    assert web_files(service) == []
 
 
 # --- the web config ---------------------------------------------------------------
+def web_files(service, **context):
+    """The web config among the service step's files."""
+    return [entry for entry in plan(service, "service", **context)["files"] if entry["path"] == service["web"]["path"]]
+
+
 def test_the_web_config_holds_only_bcrypt_hashes_salted_by_host_and_service():
-    files = plan(PACKAGE_SERVICE, "web")["files"]
+    files = web_files(PACKAGE_SERVICE)
     assert len(files) == 1
     web = files[0]
     assert (web["path"], web["owner"], web["group"], web["mode"], web["secret"]) == (
@@ -363,12 +397,12 @@ def test_the_web_config_holds_only_bcrypt_hashes_salted_by_host_and_service():
     config = yaml.safe_load(web["content"])
     assert config == {"basic_auth_users": {"prometheus": bcrypt_hash("unit-scrape-secret", "db1/postgres_exporter/prometheus")}}
     # The same host renders the same file; another host another salt.
-    assert plan(PACKAGE_SERVICE, "web")["files"] == files
-    assert plan(PACKAGE_SERVICE, "web", host="db2")["files"][0]["content"] != web["content"]
+    assert web_files(PACKAGE_SERVICE) == files
+    assert web_files(PACKAGE_SERVICE, host="db2")[0]["content"] != web["content"]
 
 
 def test_a_tls_web_config_names_the_files_the_service_step_writes():
-    content = plan(ARCHIVE_SERVICE, "web")["files"][0]["content"]
+    content = web_files(ARCHIVE_SERVICE)[0]["content"]
     assert yaml.safe_load(content) == {"tls_server_config": {"cert_file": "/etc/prometheus/tls.crt",
                                                              "key_file": "/etc/prometheus/tls.key"}}
     # Serialised as Ansible's to_nice_yaml(indent=2) would: block style, keys in order.
@@ -377,7 +411,7 @@ def test_a_tls_web_config_names_the_files_the_service_step_writes():
 
 def test_tls_without_the_services_own_flag_writes_only_the_tls_files():
     service = {**ARCHIVE_SERVICE, "web": {k: v for k, v in ARCHIVE_SERVICE["web"].items() if k != "flag"}}
-    assert plan(service, "web")["files"] == []
+    assert web_files(service) == []
     planned = plan(service, "service")
     assert "--web.config.file" not in planned["files"][0]["content"]
     assert "/etc/prometheus/tls.key" in [f["path"] for f in planned["files"]]
@@ -443,6 +477,14 @@ def test_only_running_services_whose_own_paths_changed_are_named():
     assert changed_services(plans, {}) == []
 
 
+def test_a_new_web_config_restarts_nothing_and_a_new_tls_key_restarts_its_service():
+    # The service reads its web config on every request; a key only at a start.
+    plans = service_plans([ARCHIVE_SERVICE], CONTEXT, "service")
+    assert plans[0]["no_restart"] == ["/etc/prometheus/web.yml"]
+    assert changed_services(plans, {"changed_paths": ["/etc/prometheus/web.yml"]}) == []
+    assert changed_services(plans, {"changed_paths": ["/etc/prometheus/web.yml", "/etc/prometheus/tls.key"]}) == ["prometheus"]
+
+
 @pytest.mark.parametrize(("machine", "go"), [("x86_64", "amd64"), ("aarch64", "arm64"), ("armv7l", "armv7"), ("riscv64", "riscv64")])
 def test_go_names_the_architectures_of_upstream_archives(machine, go):
     assert go_architecture(machine) == go
@@ -450,9 +492,10 @@ def test_go_names_the_architectures_of_upstream_archives(machine, go):
 
 # --- readiness and the handler path ---------------------------------------------------
 PROMTAIL = {"name": "promtail", "user": "promtail", "install": {"method": "package", "package_binary": "/usr/bin/promtail"},
+            "unit": {"description": "Promtail"},
             "ready": {"url": "http://127.0.0.1:9080/ready"}, "reload": {"urls": ["http://127.0.0.1:9080/reload"]}}
 LOKI = {"name": "loki", "user": "loki", "install": {"method": "package", "package_binary": "/usr/bin/loki"},
-        "ready": {"url": "http://127.0.0.1:3100/ready", "timeout": 90}}
+        "unit": {"description": "Loki"}, "ready": {"url": "http://127.0.0.1:3100/ready", "timeout": 90}}
 LOADED = {"unit_loaded": True, "unit_active": True}
 
 
