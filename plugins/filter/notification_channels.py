@@ -16,6 +16,8 @@ description:
     used, the secret files and the global keys of C(alertmanager.yml) that name them, a message per
     used channel whose required settings are empty, and whether C(alertmanager.yml) holds a secret
     inline (webhook URLs).
+  - The same file registers C(notification_channel_settings), the names of the role variables the
+    registry reads.
 options:
   _input:
     description:
@@ -51,9 +53,12 @@ _value:
   type: dict
 """
 
-from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._channels import notification_channels
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._channels import (
+    channel_settings,
+    notification_channels,
+)
 
 
 class FilterModule:
     def filters(self):
-        return {"notification_channels": notification_channels}
+        return {"notification_channels": notification_channels, "notification_channel_settings": channel_settings}

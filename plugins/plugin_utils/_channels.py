@@ -14,9 +14,10 @@ Each channel is one Alertmanager integration. CHANNELS says, per channel:
   inline       true when the contact itself is a secret kept in
                alertmanager.yml (webhook URLs), which is then never shown
   build        the integration entries of one receiver
-The routing filter (_alert_routes), the role's vars and preflight, and the
-generated docs read this registry; adding a channel is an entry here, its
-role settings, its tests and the regenerated docs.
+The routing filter (_alert_routes), the role's vars (which read the settings
+channel_settings names) and preflight, and the generated docs read this
+registry; adding a channel is an entry here, its role settings (defaults and
+argument spec), its tests and the regenerated docs.
 """
 
 from __future__ import annotations
@@ -131,6 +132,16 @@ def unconfigured_channels(used: list, settings: Mapping) -> list:
 def secret_config(used: list) -> bool:
     """Whether alertmanager.yml holds a secret inline (a channel whose contact is one)."""
     return any(CHANNELS[name]["inline"] for name in used)
+
+
+def channel_settings(prefix: str = SETTING_PREFIX) -> list:
+    """The role's variables the registry reads (required settings, secrets and what goes with them), prefixed."""
+    names = []
+    for entry in CHANNELS.values():
+        names += entry["required"]
+        for secret in entry["secrets"]:
+            names += [secret["setting"], *secret.get("with", {}).values()]
+    return [prefix + name for name in dict.fromkeys(names)]
 
 
 def notification_channels(settings: Mapping, secrets_dir: str, receivers: list) -> dict:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._alert_routes import alert_routes
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._channels import (
     CHANNELS,
     channel_files,
+    channel_settings,
     channels_used,
     integrations,
     notification_channels,
@@ -74,3 +78,17 @@ def test_the_role_gets_everything_in_one_call():
     quiet = notification_channels({}, SECRETS, alert_routes(policy(["slack"], contacts=["slack_channel"]), {})["receivers"])
     assert quiet["secret_config"] is False and quiet["unconfigured"] == [
         "The routing policy notifies by slack, which needs alertmanager_slack_api_url"]
+
+
+def test_the_settings_the_registry_reads_are_the_roles_documented_variables():
+    names = channel_settings()
+    assert names == list(dict.fromkeys(names)) and all(name.startswith("alertmanager_") for name in names)
+    for entry in CHANNELS.values():
+        wanted = entry["required"] + [secret["setting"] for secret in entry["secrets"]]
+        assert {"alertmanager_" + name for name in wanted} <= set(names)
+    # A new channel's settings must be declared (defaults) and documented (the spec).
+    role = Path(__file__).resolve().parents[4] / "roles" / "alertmanager"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert set(names) <= set(defaults) and set(names) <= set(spec)
+    assert channel_settings("x_")[0] == "x_" + names[0][len("alertmanager_"):]
