@@ -143,12 +143,12 @@ def play_recap(output: str) -> dict[str, dict[str, int]]:
 def handler_items(output: str, handler: str) -> list[str]:
     """The loop items one of the common role's handler tasks acted on, in a playbook's output.
 
-    handler is the task's name (all services share one handler path); an
-    empty list when it ran over nothing or did not run.
+    handler is the task's name (all services share one handler path, which
+    each service role's handler includes, so it runs under that role's name);
+    an empty list when it ran over nothing or did not run.
     """
-    sections = output.split(f"RUNNING HANDLER [dataaggregator.infrastructure.common : {handler}]")
-    acted = sections[1].split("RUNNING HANDLER", 1)[0] if len(sections) > 1 else ""
-    return re.findall(r"\(item=([^)]+)\)", acted)
+    sections = re.split(r"RUNNING HANDLER \[dataaggregator\.infrastructure\.\w+ : " + re.escape(handler) + r"\]", output)
+    return [item for section in sections[1:] for item in re.findall(r"\(item=([^)]+)\)", section.split("RUNNING HANDLER", 1)[0])]
 
 
 def mirror_url(path: str) -> str:
