@@ -23,21 +23,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._exporters import EXPORTERS
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._listen import listen_endpoint, listen_scope
-
-# The exporters of the exporters role: the variables that switch them on and
-# set their address, their defaults, and the group that enables them by default
-# (None: every host), and whether they serve the host's exporter web config
-# (TLS, basic auth). tests/unit checks this against roles/exporters/defaults.
-EXPORTERS = {
-    "node": {"group": None, "port": 9100, "web": True},
-    "postgres": {"group": "postgres", "port": 9187, "web": True},
-    "redis": {"group": "redis", "port": 9121, "web": True},
-    # On loopback by default: the Prometheus of the same host sends it the probes.
-    "blackbox": {"group": "prometheus", "port": 9115, "web": True, "default_listen": "127.0.0.1:9115"},
-    # cAdvisor has no exporter-toolkit web config: always plain HTTP.
-    "cadvisor": {"group": "docker", "port": 8080, "web": False},
-}
 
 # The collection's services, scraped where their group has hosts; those with a
 # web config name the variables of its basic-auth users and TLS certificate.

@@ -31,7 +31,9 @@ IMAGE=$IMAGE_REPO:12
 RELEASES=(12 13)
 STAMP="$MIRROR_DIR/.recipe"
 REAL_DIR=${DA_REAL_ARTIFACTS:-}
-RECIPE=$( { cat "$0" "$HARNESS_DIR/mirror-artifacts.txt" "$HARNESS_DIR/mirror-standins.txt" "$HARNESS_DIR"/standins/*;
+# The artifacts to repack: mirror-artifacts.txt's rows and the exporters' registry's.
+ARTIFACT_ROWS=$(python3 "$HARNESS_DIR/mirror_rows.py") || die "mirror: cannot read the artifact rows"
+RECIPE=$( { cat "$0" "$HARNESS_DIR/mirror-standins.txt" "$HARNESS_DIR"/standins/*; echo "$ARTIFACT_ROWS";
             if [ -n "$REAL_DIR" ]; then (cd "$REAL_DIR" && sha256sum -- *); fi; } | sha256sum | cut -c1-12)
 
 upstream_version() {  # 1:1.5.0+ds-1+b6 -> 1.5.0
@@ -216,12 +218,12 @@ build() {
   for release in "${RELEASES[@]}"; do
     debs=$(mktemp -d)
     # shellcheck disable=SC2046 # one package name per word
-    download_debs "$release" "$debs" $(awk '$1 !~ /^(#|$)/ {print $2; for (i = 4; i <= NF; i++) if ($i ~ /^also=/) {sub(/^also=/, "", $i); gsub(/,/, " ", $i); print $i}}' "$HARNESS_DIR/mirror-artifacts.txt")
+    download_debs "$release" "$debs" $(awk '$1 !~ /^(#|$)/ {print $2; for (i = 4; i <= NF; i++) if ($i ~ /^also=/) {sub(/^also=/, "", $i); gsub(/,/, " ", $i); print $i}}' <<<"$ARTIFACT_ROWS")
     while read -r name package binary rest; do
       case "$name" in ''|'#'*) continue ;; esac
       read -ra options <<<"$rest"
       repack "$release" "$debs" "$name" "$package" "$binary" "${options[@]}"
-    done < "$HARNESS_DIR/mirror-artifacts.txt"
+    done <<<"$ARTIFACT_ROWS"
     rm -rf "$debs"
   done
   python3 - "$MIRROR_DIR/versions.txt" "$MIRROR_DIR/versions.json" <<'JSON'

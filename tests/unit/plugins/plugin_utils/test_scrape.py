@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils import _scrape
-
-ROOT = Path(__file__).resolve().parents[4]
 
 
 def inventory():
@@ -136,21 +131,6 @@ def test_bad_listen_address_names_the_host():
     hostvars["cache1"]["exporters_redis_listen_address"] = "nonsense"
     with pytest.raises(AnsibleFilterError, match="cache1"):
         _scrape.scrape_configs(hostvars, groups)
-
-
-def test_catalog_matches_the_exporters_role_defaults():
-    defaults = yaml.safe_load((ROOT / "roles" / "exporters" / "defaults" / "main.yml").read_text())
-    role_vars = yaml.safe_load((ROOT / "roles" / "exporters" / "vars" / "main.yml").read_text())
-    assert set(_scrape.EXPORTERS) == set(role_vars["__exporters_switches"])
-    for name, spec in _scrape.EXPORTERS.items():
-        listen = defaults[f"exporters_{name}_listen_address"]
-        assert ("web" in role_vars[f"__exporters_{name}_service"]) == spec["web"], name
-        assert listen.endswith(f":{spec['port']}"), name
-        enabled = defaults[f"exporters_{name}_enabled"]
-        if spec["group"] is None:
-            assert enabled is True, name
-        else:
-            assert enabled == "{{ '" + spec["group"] + "' in group_names }}", name
 
 
 def test_cadvisor_runs_on_docker_hosts_and_is_scraped_in_plain_http_even_beside_protected_exporters():
