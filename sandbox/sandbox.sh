@@ -53,8 +53,9 @@ wait_for_systemd() {
   die "$name: systemd did not start (state: ${state:-none})"
 }
 
-# Grafana, Loki and Promtail join the sandbox only with their real artifacts:
-# the mirror lists the ones it was given in real-artifacts.txt.
+# Grafana, Loki and the log shipper (Alloy, the shipped inventories'
+# logs_shipper) join the sandbox only with their real artifacts: the mirror
+# lists the ones it was given in real-artifacts.txt.
 write_real_artifact_groups() {
   local real=$CACHE_DIR/mirror/real-artifacts.txt monitor_address
   monitor_address=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$PREFIX-monitor")
@@ -65,8 +66,8 @@ write_real_artifact_groups() {
     if grep -qs '^grafana ' "$real"; then
       printf '    grafana:\n      hosts:\n        %s:\n' "$PREFIX-monitor"
     fi
-    if grep -qs '^loki ' "$real" && grep -qs '^promtail ' "$real"; then
-      # Promtail on every host pushes to Loki: Loki listens on its private address.
+    if grep -qs '^loki ' "$real" && grep -qs '^alloy ' "$real"; then
+      # Alloy on every host pushes to Loki: Loki listens on its private address.
       printf '    loki:\n      hosts:\n        %s:\n          loki_listen_address: "%s:3100"\n' "$PREFIX-monitor" "$monitor_address"
       printf '    promtail:\n      children:\n        monitoring:\n        platform:\n'
     fi

@@ -47,6 +47,7 @@ _value:
 
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._log_sources import (
     log_source_access,
+    loki_push_urls,
     promtail_clients,
     promtail_scrape_configs,
 )
@@ -60,4 +61,5 @@ class FilterModule:
             "promtail_scrape_configs": promtail_scrape_configs,
             "log_source_access": log_source_access,
             "promtail_clients": promtail_clients,
+            "loki_push_urls": loki_push_urls,
         }

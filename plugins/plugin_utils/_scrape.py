@@ -9,7 +9,7 @@ the hosts' own variables, so no user writes a target by hand:
   the port of its listen address, with https and basic auth where that host's
   web config asks for them;
 * the collection's other services (Prometheus, Alertmanager, Grafana, Loki,
-  Promtail) on the hosts of their groups;
+  and each host's log shipper, Alloy or Promtail) on the hosts of their groups;
 * the platform backend's /metrics on the hosts of its group;
 * blackbox probes of the backend's health endpoints and of extra URLs.
 
@@ -40,8 +40,14 @@ SERVICES = {
     "grafana": {"group": "grafana", "listen_var": "grafana_listen_address", "port": 3001, "tls_var": "grafana_web_tls_cert"},
     # Loki has no authentication: it listens on loopback unless told otherwise.
     "loki": {"group": "loki", "listen_var": "loki_listen_address", "port": 3100, "default_listen": "127.0.0.1:3100"},
-    "promtail": {"group": "promtail", "listen_var": "promtail_listen_address", "port": 9080},
+    # The log shipper of each host of the promtail group, as its logs_shipper says.
+    "promtail": {"group": "promtail", "listen_var": "promtail_listen_address", "port": 9080, "shipper": "promtail"},
+    # Alloy's server listens on loopback by default: scraped only where this Prometheus runs, unless told otherwise.
+    "alloy": {"group": "promtail", "listen_var": "alloy_listen_address", "port": 12345, "default_listen": "127.0.0.1:12345",
+              "shipper": "alloy"},
 }
+# The log shipper of a host that does not say (playbooks/logs.yml's default too; a unit test checks they agree).
+DEFAULT_LOGS_SHIPPER = "alloy"
 
 
 def service_listen(vars_of_host: Mapping, spec: Mapping) -> str:
@@ -187,6 +193,8 @@ def scrape_configs(hostvars: Mapping, groups: Mapping, options: Mapping | None =
         targets = []
         for host in _group_hosts(groups, spec["group"]):
             vars_of_host = hostvars.get(host, {})
+            if "shipper" in spec and (vars_of_host.get("logs_shipper") or DEFAULT_LOGS_SHIPPER) != spec["shipper"]:
+                continue
             listen = service_listen(vars_of_host, spec)
             if not _reachable(host, listen, options):
                 continue

@@ -1,4 +1,4 @@
-"""Generate docs/log-sources.md from the promtail role's shipped log sources.
+"""Generate docs/log-sources.md from the logs role's shipped log sources, as both shippers render them.
 
   python tests/harness/render_log_source_docs.py           write the page
   python tests/harness/render_log_source_docs.py --check   fail if it is stale
@@ -12,6 +12,11 @@ import yaml
 from generated_docs import ROOT, check_requested, sync
 
 sys.path.insert(0, str(ROOT / ".collections"))
+from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._alloy import (  # noqa: E402
+    alloy_config,
+    alloy_log_pipeline,
+    component_label,
+)
 from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._log_sources import (  # noqa: E402
     LABEL_FIELDS,
     STREAM_LABELS,
@@ -20,14 +25,14 @@ from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._log
 )
 
 TARGET = ROOT / "docs" / "log-sources.md"
-DEFAULTS = ROOT / "roles" / "promtail" / "defaults" / "main.yml"
+DEFAULTS = ROOT / "roles" / "logs" / "defaults" / "main.yml"
 
 FORMAT = """\
 ## The format
 
-Each source is one mapping, independent of the shipper (the promtail role
-renders it with the `promtail_scrape_configs` filter; an Alloy renderer can
-take the same data):
+Each source is one mapping, independent of the shipper: the promtail role
+renders it with the `promtail_scrape_configs` filter, the alloy role with
+`alloy_log_pipeline`, and both streams carry the same labels.
 
 | Key | Meaning |
 | --- | --- |
@@ -53,17 +58,18 @@ def code(values) -> str:
 
 
 def render() -> str:
-    shipped = yaml.safe_load(DEFAULTS.read_text())["promtail_log_sources"]
+    shipped = yaml.safe_load(DEFAULTS.read_text())["logs_sources"]
     descriptions = {source["name"]: source.get("description", "") for source in shipped}
     stages = {config["job_name"]: config.get("pipeline_stages", [])
               for config in promtail_scrape_configs(shipped, {"host": "HOST", "environment": "ENV"})}
     lines = [
-        "<!-- Generated from roles/promtail/defaults/main.yml by tests/harness/render_log_source_docs.py; do not edit. -->",
+        "<!-- Generated from roles/logs/defaults/main.yml by tests/harness/render_log_source_docs.py; do not edit. -->",
         "",
         "# Log sources",
         "",
-        f"The promtail role ships the docker-compose stack's {len(shipped)} log sources (`promtail_log_sources`). Add sources with",
-        "`promtail_log_sources_extra`, leave some out with `promtail_log_sources_disabled`.",
+        f"Both log shippers (the alloy and promtail roles; `logs_shipper` chooses) ship the docker-compose stack's {len(shipped)}",
+        "log sources (`logs_sources`, in the logs role). Add sources with `logs_sources_extra`, leave some out with",
+        "`logs_sources_disabled`; `alloy_log_sources*` and `promtail_log_sources*` give one shipper sources of its own.",
         "",
         "| Source | Job | Reads | Parsing | Labels | Structured metadata | Time from | Access |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -83,10 +89,14 @@ def render() -> str:
             f"| {source['name']} | `{source['job']}` | {reads} | {parsing} | "
             f"{code(list(STREAM_LABELS) + source['labels'])} | {code(source['metadata'])} | {timestamps} | {access} |")
     lines.extend(["", "## Sources in detail"])
+    alloy_blocks = alloy_log_pipeline(shipped, {"urls": ["http://LOKI:3100/loki/api/v1/push"], "host": "HOST",
+                                                "environment": "ENV"})["blocks"]
     for source in shipped:
         lines.extend(["", f"### {source['name']}", "", descriptions[source["name"]], "", "Promtail pipeline stages:", ""])
         rendered = stages[source["name"]]
         lines.extend(["```yaml", yaml.safe_dump(rendered, sort_keys=False, width=200).rstrip(), "```"])
+        own = [block for block in alloy_blocks if block.get("label") == component_label(source["name"])]
+        lines.extend(["", "Alloy components:", "", "```alloy", alloy_config(own).rstrip(), "```"])
     lines.extend(["", FORMAT.format(label_fields=code(LABEL_FIELDS), stream_labels=code(STREAM_LABELS))])
     return "\n".join(lines).rstrip() + "\n"
 

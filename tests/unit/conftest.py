@@ -35,6 +35,16 @@ def amtool():
     return debian_tool("amtool")
 
 
+def role_defaults(role: str) -> list:
+    """The defaults files a role sees, as Ansible loads them: its dependencies' (meta/main.yml), then its own."""
+    meta = yaml.safe_load((ROOT / f"roles/{role}/meta/main.yml").read_text()) or {}
+    files = []
+    for dependency in meta.get("dependencies") or []:
+        name = (dependency.get("role") if isinstance(dependency, dict) else dependency).rsplit(".", 1)[-1]
+        files += [path for path in role_defaults(name) if path not in files]
+    return files + [ROOT / f"roles/{role}/defaults/main.yml"]
+
+
 def render_role(role: str, expression: str, tmp_path: Path, extra_vars: dict | None = None, groups: dict | None = None):
     """(rc, output, value): one Jinja expression evaluated with a role's defaults and vars, as ansible-playbook would.
 
@@ -47,7 +57,7 @@ def render_role(role: str, expression: str, tmp_path: Path, extra_vars: dict | N
     output.unlink(missing_ok=True)
     playbook = [{
         "hosts": "localhost", "gather_facts": False,
-        "vars_files": [str(ROOT / f"roles/{role}/defaults/main.yml"), str(ROOT / f"roles/{role}/vars/main.yml")],
+        "vars_files": [*map(str, role_defaults(role)), str(ROOT / f"roles/{role}/vars/main.yml")],
         "tasks": [{"ansible.builtin.copy": {"content": "{{ %s | to_json }}" % expression, "dest": str(output), "mode": "0600"}}],
     }]
     (tmp_path / "render.yml").write_text(yaml.safe_dump(playbook))
@@ -74,7 +84,8 @@ def rendered_per_host(tmp_path, inventory: str, roles, expression: str, extra_in
     """
     defaults = {}
     for role in roles:
-        defaults.update(yaml.safe_load((ROOT / f"roles/{role}/defaults/main.yml").read_text()))
+        for path in role_defaults(role):
+            defaults.update(yaml.safe_load(path.read_text()))
     # As inventory variables of 'all' in a file: beneath the inventory's group_vars, as role defaults are.
     (tmp_path / "defaults.yml").write_text(yaml.safe_dump({"all": {"vars": defaults}}))
     vault = tmp_path / "unit-vault.yml"

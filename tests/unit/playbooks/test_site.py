@@ -246,7 +246,8 @@ def test_the_sandbox_has_the_production_layout_and_the_shared_settings():
 
 # The roles' own lists of what listens (what their preflights check), for each host they run on.
 LISTENERS = {"prometheus": ("prometheus", "__prometheus_listeners"), "alertmanager": ("alertmanager", "__alertmanager_listeners"),
-             "exporters": ("all", "__exporters_listeners"), "promtail": ("promtail", "__promtail_listeners")}
+             "exporters": ("all", "__exporters_listeners"), "promtail": ("promtail", "__promtail_listeners"),
+             "alloy": ("promtail", "__alloy_listeners")}
 
 
 def listeners_by_host(tmp_path, inventory: str) -> dict:
@@ -295,7 +296,7 @@ def test_no_service_of_the_inventory_listens_openly_without_authentication(tmp_p
                 assert scope == "loopback", host
     names = {listener["name"].split()[0] for listeners in by_host.values() for listener in listeners}
     assert {"Prometheus", "Alertmanager", "node_exporter", "postgres_exporter", "redis_exporter", "blackbox_exporter",
-            "cAdvisor", "Promtail"} <= names
+            "cAdvisor", "Promtail", "Alloy"} <= names
     if inventory == "production":
         assert any("gossip" in listener["name"] for listeners in by_host.values() for listener in listeners)
 
@@ -317,3 +318,15 @@ def test_the_full_stack_scenario_links_every_settings_file_of_the_sandbox():
     for path in sorted(p for p in sandbox.rglob("*.yml") if p.name != "vault.yml"):
         linked = scenario / path.relative_to(sandbox)
         assert linked.is_symlink() and linked.resolve() == path.resolve(), linked
+
+
+def test_the_log_shipper_default_is_said_alike_where_it_is_read():
+    """playbooks/logs.yml picks the shipper, Prometheus's scrape jobs follow it: the same default in both."""
+    from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._scrape import DEFAULT_LOGS_SHIPPER
+    text = (ROOT / "playbooks/logs.yml").read_text()
+    defaults = set(re.findall(r"logs_shipper \| default\('(\w+)'\)", text))
+    assert defaults == {DEFAULT_LOGS_SHIPPER}
+    site = yaml.safe_load((ROOT / "playbooks/site.yml").read_text())
+    assert {"ansible.builtin.import_playbook": "logs.yml", "name": "Log shipping"} in site
+    shared = yaml.safe_load((ROOT / "inventories/shared/all.yml").read_text())
+    assert shared["logs_shipper"] in ("alloy", "promtail")

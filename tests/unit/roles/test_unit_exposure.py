@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, role_defaults
 
 LIMITS = yaml.safe_load((Path(__file__).with_name("unit_exposure.yml")).read_text())
 SERVICES = {  # role: the variable that holds its services (a list, or one service)
     "prometheus": "[__prometheus_service]", "alertmanager": "[__alertmanager_service]", "grafana": "[__grafana_service]",
-    "loki": "[__loki_service]", "promtail": "[__promtail_service]", "exporters": "__exporters_services",
+    "loki": "[__loki_service]", "promtail": "[__promtail_service]", "alloy": "[__alloy_service]",
+    "exporters": "__exporters_services",
 }
 EVERY_EXPORTER = {"exporters_postgres_enabled": True, "exporters_redis_enabled": True, "exporters_blackbox_enabled": True,
                   "exporters_cadvisor_enabled": True}
@@ -54,7 +55,8 @@ def units(tmp_path_factory) -> dict:
         work = root / role
         work.mkdir()
         (work / "templates").symlink_to(ROOT / "roles/common/templates")
-        files = [f"{ROOT}/roles/{name}/{kind}/main.yml" for name in (role, "common") for kind in ("defaults", "vars")]
+        files = [*map(str, role_defaults(role)), f"{ROOT}/roles/{role}/vars/main.yml",
+                 f"{ROOT}/roles/common/defaults/main.yml", f"{ROOT}/roles/common/vars/main.yml"]
         ansible_playbook(work, [{
             # The architecture names the release archive the unit runs.
             "hosts": "localhost", "gather_facts": True, "gather_subset": ["!all", "!min", "platform"], "vars_files": files,

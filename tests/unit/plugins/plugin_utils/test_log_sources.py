@@ -22,7 +22,7 @@ from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._log
 )
 from conftest import ROOT
 
-SHIPPED = yaml.safe_load((ROOT / "roles/promtail/defaults/main.yml").read_text())["promtail_log_sources"]
+SHIPPED = yaml.safe_load((ROOT / "roles/logs/defaults/main.yml").read_text())["logs_sources"]
 ALLOWED_LABELS = {"job", "host", "environment", "level", "logger"}
 # The stages and their keys, from Promtail's stage reference.
 DOCUMENTED_STAGES = {

@@ -174,11 +174,24 @@ def test_an_alertmanager_without_the_prometheus_user_is_an_error():
 def test_loki_is_scraped_where_it_listens_and_promtail_everywhere_it_runs():
     hostvars, groups = inventory()
     groups = {**groups, "loki": ["mon1", "app1"], "promtail": ["app1", "db1"]}
-    hostvars = {**hostvars, "app1": {**hostvars["app1"], "loki_listen_address": "10.3.0.2:3100"}}
+    hostvars = {**hostvars, "app1": {**hostvars["app1"], "loki_listen_address": "10.3.0.2:3100", "logs_shipper": "promtail"},
+                "db1": {**hostvars["db1"], "logs_shipper": "promtail"}}
     configs = _scrape.scrape_configs(hostvars, groups, {"environment": "staging"})
     # Loki's default is loopback (it has no authentication); a private address is scraped there.
     assert targets(configs, "loki") == ["10.3.0.2:3100", "127.0.0.1:3100"]
     assert targets(configs, "promtail") == ["app1:9080", "db1:9080"]
+    assert targets(configs, "alloy") == []
+
+
+def test_each_host_s_log_shipper_is_scraped_and_only_it():
+    hostvars, groups = inventory()
+    groups = {**groups, "promtail": ["mon1", "app1", "db1"]}
+    hostvars["app1"] |= {"logs_shipper": "promtail", "promtail_listen_address": "10.0.0.21:9080"}
+    hostvars["db1"] |= {"alloy_listen_address": "10.0.0.31:12345"}  # alloy: the default shipper
+    configs = _scrape.scrape_configs(hostvars, groups, {"self_host": "mon1"})
+    assert targets(configs, "promtail") == ["10.0.0.21:9080"]
+    # mon1's Alloy on its loopback default is scraped by the Prometheus of mon1 only.
+    assert sorted(targets(configs, "alloy")) == ["10.0.0.31:12345", "127.0.0.1:12345"]
 
 
 def test_a_service_on_loopback_is_scraped_only_by_the_prometheus_of_its_own_host():
