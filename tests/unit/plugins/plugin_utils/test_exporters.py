@@ -55,12 +55,15 @@ def test_defaults_enable_each_exporter_on_its_group_and_listen_on_its_port(name)
 
 
 def test_the_enabled_exporters_are_services_and_the_others_are_removed():
-    catalog = exporter_services(values(node_enabled=True, postgres_enabled="false", redis_enabled="True",
-                                       blackbox_enabled=False, cadvisor_enabled=False), SHARED)
-    assert catalog["enabled"] == ["node", "redis"]
-    assert catalog["disabled"] == ["postgres", "blackbox", "cadvisor"]
-    assert [s["name"] for s in catalog["services"]] == ["node_exporter", "redis_exporter"]
-    assert [s["name"] for s in catalog["removed"]] == ["postgres_exporter", "blackbox_exporter", "cadvisor"]
+    # Every other exporter on, switched in each spelling a template may give.
+    spellings = [(True, True), ("false", False), ("True", True), (False, False), ("yes", True), ("0", False)]
+    switches = {name: spellings[index % len(spellings)] for index, name in enumerate(EXPORTERS)}
+    catalog = exporter_services(values(**{f"{name}_enabled": given for name, (given, _on) in switches.items()}), SHARED)
+    enabled = [name for name, (_given, on) in switches.items() if on]
+    assert catalog["enabled"] == enabled
+    assert catalog["disabled"] == [name for name in EXPORTERS if name not in enabled]
+    assert [s["name"] for s in catalog["services"]] == [EXPORTERS[name]["program"] for name in enabled]
+    assert [s["name"] for s in catalog["removed"]] == [EXPORTERS[name]["program"] for name in catalog["disabled"]]
 
 
 @pytest.mark.parametrize("name", EXPORTERS)
