@@ -357,6 +357,30 @@ def test_blackbox_rejects_a_bad_module_and_keeps_its_config(mon):
         assert rc == 0, output
 
 
+def blackbox_pid(mon):
+    return mon.check_output("systemctl show --property=MainPID --value blackbox_exporter")
+
+
+def test_a_new_blackbox_module_is_served_after_a_reload_not_a_restart(mon):
+    def served_config():
+        response = http_get(mon, "http://localhost:9115/config")
+        assert response["status"] == 200, response
+        return response["body"]
+
+    pid = blackbox_pid(mon)
+    canary = {"exporters_blackbox_modules_extra": {"canary_tcp": {"prober": "tcp", "timeout": "3s"}}}
+    rc, output = run_playbook("--limit", MON, "--tags", "exporters", "-e", json.dumps(canary))
+    assert rc == 0, output
+    try:
+        assert wait_until(lambda: "canary_tcp" in served_config(), timeout=20), served_config()
+        assert blackbox_pid(mon) == pid, "blackbox_exporter restarted instead of reloading"
+    finally:
+        rc, output = run_playbook("--limit", MON, "--tags", "exporters")
+        assert rc == 0, output
+    assert wait_until(lambda: "canary_tcp" not in served_config(), timeout=20)
+    assert blackbox_pid(mon) == pid
+
+
 def test_check_mode_on_a_converged_host_changes_nothing():
     rc, output = run_playbook("--check", "--diff")
     assert rc == 0, output
