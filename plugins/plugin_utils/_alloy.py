@@ -17,9 +17,14 @@ from the inventory can never become an expression.
 
 The writer follows the syntax that Alloy's scanner and parser accept:
 double-quoted strings with Go's escapes (so quotes, backslashes and line
-breaks in a value stay one string), labels that are identifiers, object keys
-always quoted, one element per line with a comma after each, the last
-included, and no ``#`` comments (Alloy has none).
+breaks in a value stay one string), labels that are identifiers, one element
+per line with a comma after each, the last included, and no ``#`` comments
+(Alloy has none).
+
+Object keys are the exception to the escapes: Alloy's parser takes a quoted
+key as the text between its quotes, escapes and all. A key is written bare
+when it is an identifier, quoted when it has no character that would need an
+escape, and refused otherwise (a header name never needs one).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import re
 from collections.abc import Mapping
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Literals, not identifiers: no attribute, key or label may be written as one bare.
+KEYWORDS = {"true", "false", "null"}
 DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 INDENT = "\t"
 REFERENCE = "reference"
@@ -53,11 +60,24 @@ def quote(text: str) -> str:
         elif 0xD800 <= ord(char) <= 0xDFFF:
             # A lone surrogate (bytes that were not UTF-8): Go's unquoting refuses it.
             raise AlloyConfigError(f"a string holds the lone surrogate U+{ord(char):04X}, which is not text")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
+        elif ord(char) < 0x20 or ord(char) == 0x7F or char == "\ufeff":
+            # Control characters, and the byte order mark, which Alloy's scanner refuses past the file's start.
             out.append(f"\\u{ord(char):04x}")
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+def _key(key, where: str) -> str:
+    """An object key: bare when an identifier, quoted when no escape is needed, else refused."""
+    key = str(key)
+    if IDENTIFIER.fullmatch(key) and key not in KEYWORDS:
+        return key
+    if not key or any(char in '"\\\ufeff' or ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF
+                      for char in key):
+        raise AlloyConfigError(f"{where}: the key {key!r} cannot be written: Alloy reads a quoted key as it stands, "
+                               "without escapes, so a key must be non-empty and hold no quote, backslash or control character")
+    return f'"{key}"'
 
 
 def is_reference(value) -> bool:
@@ -90,7 +110,7 @@ def _value(value, depth: int, where: str) -> str:
     if isinstance(value, Mapping):
         if not value:
             return "{}"
-        fields = [f"{inner}{quote(str(key))} = {_value(item, depth + 1, f'{where}.{key}')},\n" for key, item in value.items()]
+        fields = [f"{inner}{_key(key, where)} = {_value(item, depth + 1, f'{where}.{key}')},\n" for key, item in value.items()]
         return "{\n" + "".join(fields) + INDENT * depth + "}"
     if isinstance(value, (list, tuple)):
         if not value:
@@ -118,7 +138,7 @@ def _block(block, depth: int, where: str) -> str:
     header = name
     label = block.get("label")
     if label is not None:
-        if not isinstance(label, str) or not IDENTIFIER.fullmatch(label):
+        if not isinstance(label, str) or not IDENTIFIER.fullmatch(label) or label in KEYWORDS:
             raise AlloyConfigError(f"{where}: the label {label!r} is not an identifier (letters, digits, '_')")
         header += f" {quote(label)}"
     arguments = block.get("arguments") or {}
@@ -128,7 +148,7 @@ def _block(block, depth: int, where: str) -> str:
     indent = INDENT * (depth + 1)
     lines = []
     for key, value in arguments.items():
-        if not isinstance(key, str) or not IDENTIFIER.fullmatch(key):
+        if not isinstance(key, str) or not IDENTIFIER.fullmatch(key) or key in KEYWORDS:
             raise AlloyConfigError(f"{where}: {key!r} is not an attribute name")
         lines.append(f"{indent}{key} = {_value(value, depth + 1, f'{where}.{key}')}\n")
     for index, inner in enumerate(blocks):
@@ -157,13 +177,18 @@ ENDPOINT_SECRETS = {
     ("basic_auth",): {"password": "password_file"},
     ("authorization",): {"credentials": "credentials_file"},
     ("oauth2",): {"client_secret": "client_secret_file"},
+    ("tls_config",): {"key_pem": "key_file"},
+    ("oauth2", "tls_config"): {"key_pem": "key_file"},
 }
+# Settings that may carry a credential and that Alloy cannot read from a file:
+# written into config.alloy, which then must not be shown in a diff.
+ENDPOINT_SENSITIVE = {"headers", "http_headers", "proxy_connect_header", "endpoint_params", "proxy_url"}
 
 
 def component_label(name: str) -> str:
     """A source's name as a component label: an identifier (other characters become '_')."""
     label = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
-    return label if IDENTIFIER.fullmatch(label) else f"_{label}"
+    return label if IDENTIFIER.fullmatch(label) and label not in KEYWORDS else f"_{label}"
 
 
 def _reference_to(path: str) -> dict:
@@ -215,8 +240,11 @@ def _source_blocks(source: Mapping, label: str, stream: Mapping, options: Mappin
     return [match, {"block": "loki.source.file", "label": label, "arguments": arguments}]
 
 
-def _endpoint(url: str, settings: Mapping, secrets_dir: str, index: int, files: dict) -> dict:
-    """One loki.write endpoint: its URL and settings, with each secret moved to a file of secrets_dir."""
+def _endpoint(url: str, settings: Mapping, secrets_dir: str, index: int, files: dict, sensitive: set) -> dict:
+    """One loki.write endpoint: its URL and settings, with each secret moved to a file of secrets_dir.
+
+    The settings that may hold a credential but stay in the config are added to sensitive.
+    """
     def build(values: Mapping, path: tuple) -> dict:
         arguments, blocks = {}, []
         secrets = ENDPOINT_SECRETS.get(path, {})
@@ -230,6 +258,8 @@ def _endpoint(url: str, settings: Mapping, secrets_dir: str, index: int, files: 
             elif isinstance(value, Mapping) and key in ("basic_auth", "authorization", "oauth2", "tls_config", "queue_config"):
                 blocks.append({"block": key, **build(value, path + (key,))})
             else:
+                if key in ENDPOINT_SENSITIVE and value not in (None, "", {}):
+                    sensitive.add(".".join((*path, key)))
                 arguments[key] = value
         return {"arguments": arguments, "blocks": blocks}
     if "url" in settings:
@@ -244,14 +274,17 @@ def alloy_log_pipeline(sources: list, options: Mapping | None = None) -> dict:
       urls                   the Loki push URLs, one endpoint each
       endpoint               settings of every endpoint in Alloy's terms (basic_auth,
                              tls_config, bearer_token, tenant_id, headers...); secrets
-                             (password, bearer_token, credentials, client_secret)
-                             go to files of secrets_dir, which the config names
+                             (password, bearer_token, credentials, client_secret,
+                             tls_config.key_pem) go to files of secrets_dir, which
+                             the config names
       secrets_dir            where those files are (default /etc/alloy/secrets)
       host, environment      the stream labels every source carries, with its job
       disabled               names of sources to leave out
       legacy_positions_file  Promtail's positions file, to carry on where it stopped
       log_level, log_format  Alloy's own logging
-    Returns {"blocks": [...], "files": {file name: content}}.
+    Returns {"blocks": [...], "files": {file name: content}, "sensitive": [...]}: sensitive
+    names the settings written into the config that may hold a credential (headers,
+    proxy_url...), which Alloy cannot read from a file; the config must then not be shown.
     """
     # Imported here: the writer above stands alone (the tests read it without a log source).
     from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._log_sources import log_sources
@@ -280,6 +313,7 @@ def alloy_log_pipeline(sources: list, options: Mapping | None = None) -> dict:
                        "arguments": {"forward_to": [_reference_to(f"loki.write.{WRITER}.receiver")]},
                        "blocks": _stages(source)})
     files: dict = {}
+    sensitive: set = set()
     blocks.append({"block": "loki.write", "label": WRITER,
-                   "blocks": [_endpoint(url, endpoint, secrets_dir, index, files) for index, url in enumerate(urls)]})
-    return {"blocks": blocks, "files": files}
+                   "blocks": [_endpoint(url, endpoint, secrets_dir, index, files, sensitive) for index, url in enumerate(urls)]})
+    return {"blocks": blocks, "files": files, "sensitive": sorted(sensitive)}

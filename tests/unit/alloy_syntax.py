@@ -96,6 +96,11 @@ def scan(text: str) -> list:
     """The tokens of a file, with TERMINATOR tokens where a newline ends a statement."""
     tokens: list = []
     index, line = 0, 1
+    # Go's scanner, which Alloy's follows, allows a byte order mark only first
+    # (in a string literal too).
+    mark = text.find("\ufeff", 1)
+    if mark > 0:
+        raise AlloySyntaxError(f"line {text.count(chr(10), 0, mark) + 1}: illegal byte order mark")
 
     def terminate():
         if tokens and (tokens[-1].kind in TERMINATES or tokens[-1].kind == "OP" and tokens[-1].text in CLOSERS):
@@ -337,7 +342,9 @@ class Parser:
     def field(self):
         key = self.next()
         if key.kind == "STRING":
-            name = key.value
+            # As Alloy's parser does: the text between the quotes, escapes not
+            # undone (and "" stays two quote characters).
+            name = key.text[1:-1] if len(key.text) > 2 else key.text
         elif key.kind == "IDENT":
             name = key.text
         else:
