@@ -155,16 +155,40 @@ ZIP
   (cd "$dir" && sha256sum -- "$artifact" | tee -a sha256sums.txt >> SHA256SUMS && sha256sum -- "$artifact" | cut -d' ' -f1 > "$artifact.sha256")
 }
 
-# The stand-in as a Debian package laid out like the vendor's: the program
-# under /usr/share/<name>, and the vendor's own unit (which the roles mask).
+# The stand-in as a Debian package laid out like the vendor's, with the
+# vendor's own unit. Grafana: the program under /usr/share/grafana, and a
+# grafana-server unit (which the role masks). Alloy: /usr/bin/alloy, its
+# sample config and defaults as conffiles, and a unit of the role's name
+# (which the role's unit in /etc/systemd/system overrides); Grafana's Alloy
+# packages carry a revision (1.18.1-1).
 standin_deb() {
   local name=$1 version=$2 work=$3 deb=$4 root
   root="$work/deb"
-  mkdir -p "$root/DEBIAN" "$root/usr/share/$name/bin" "$root/usr/share/$name/conf" "$root/lib/systemd/system"
-  install -m 0755 "$work/$name" "$root/usr/share/$name/bin/$name"
-  install -m 0644 "$work/defaults.ini" "$root/usr/share/$name/conf/defaults.ini"
-  printf '[Unit]\nDescription=%s (vendor unit of the stand-in package)\n[Service]\nExecStart=/usr/share/%s/bin/%s server --homepath=/usr/share/%s\n[Install]\nWantedBy=multi-user.target\n' \
-    "$name" "$name" "$name" "$name" > "$root/lib/systemd/system/$name-server.service"
+  mkdir -p "$root/DEBIAN" "$root/lib/systemd/system"
+  if [ "$name" = alloy ]; then
+    version="$version-1"
+    mkdir -p "$root/usr/bin" "$root/etc/alloy" "$root/etc/default"
+    install -m 0755 "$work/$name" "$root/usr/bin/alloy"
+    printf 'logging {\n\tlevel = "warn"\n}\n' > "$root/etc/alloy/config.alloy"
+    printf 'CONFIG_FILE="/etc/alloy/config.alloy"\n' > "$root/etc/default/alloy"
+    printf '/etc/alloy/config.alloy\n/etc/default/alloy\n' > "$root/DEBIAN/conffiles"
+    # The unit expands $CONFIG_FILE itself, from /etc/default/alloy.
+    cat > "$root/lib/systemd/system/alloy.service" <<'UNIT'
+[Unit]
+Description=alloy (vendor unit of the stand-in package)
+[Service]
+EnvironmentFile=/etc/default/alloy
+ExecStart=/usr/bin/alloy run $CONFIG_FILE
+[Install]
+WantedBy=multi-user.target
+UNIT
+  else
+    mkdir -p "$root/usr/share/$name/bin" "$root/usr/share/$name/conf"
+    install -m 0755 "$work/$name" "$root/usr/share/$name/bin/$name"
+    install -m 0644 "$work/defaults.ini" "$root/usr/share/$name/conf/defaults.ini"
+    printf '[Unit]\nDescription=%s (vendor unit of the stand-in package)\n[Service]\nExecStart=/usr/share/%s/bin/%s server --homepath=/usr/share/%s\n[Install]\nWantedBy=multi-user.target\n' \
+      "$name" "$name" "$name" "$name" > "$root/lib/systemd/system/$name-server.service"
+  fi
   cat > "$root/DEBIAN/control" <<CONTROL
 Package: $name
 Version: $version
