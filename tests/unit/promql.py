@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 GRAFANA_ROLE = ROOT / "roles" / "grafana"
 # Metrics whose names belong to an exporter or to Prometheus itself.
-EXPORTER_PREFIXES = ("node_", "pg_", "redis_", "probe_", "prometheus_", "alertmanager_", "container_", "machine_", "promtail_",
+EXPORTER_PREFIXES = ("node_", "pg_", "redis_", "probe_", "prometheus_", "alertmanager_", "container_", "machine_", "promtail_", "alloy_",
                      "blackbox_exporter_")
 # Series Prometheus makes itself: scrape health and alert states.
 PROMETHEUS_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
