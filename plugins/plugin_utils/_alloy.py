@@ -262,8 +262,17 @@ def _endpoint(url: str, settings: Mapping, secrets_dir: str, index: int, files: 
                     sensitive.add(".".join((*path, key)))
                 arguments[key] = value
         return {"arguments": arguments, "blocks": blocks}
+    from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._credential_files import split_url_credentials
+
     if "url" in settings:
         raise AlloyConfigError("the endpoint settings hold no url: each Loki's URL is given apart")
+    # A password in the URL (https://user:pass@host/...) goes to basic_auth,
+    # and from there to a file, as every other endpoint secret does.
+    url, credentials = split_url_credentials(url)
+    if credentials is not None:
+        if settings.get("basic_auth"):
+            raise AlloyConfigError(f"Loki push URL {index + 1} has a password both in the URL and in the endpoint's basic_auth")
+        settings = {**settings, "basic_auth": credentials}
     return {"block": "endpoint", **build({"url": url, **settings}, ())}
 
 

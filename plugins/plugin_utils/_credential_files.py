@@ -53,22 +53,33 @@ def _clients(config: dict):
                 yield section, str(name) if name else str(index), client
 
 
-def _url_credentials_to_basic_auth(section: str, name: str, client: dict) -> None:
-    """Move a user and password out of the client's URL into its basic_auth."""
-    url = client.get("url")
+def split_url_credentials(url: str):
+    """The URL without its user and password, and {"username", "password"}; None for them when it has no password.
+
+    A user without a password is no secret, and stays in the URL.
+    """
     if not isinstance(url, str) or "@" not in url:
-        return
+        return url, None
     parts = urllib.parse.urlsplit(url)
     if parts.password is None:
-        return
-    if client.get("basic_auth"):
-        raise AnsibleFilterError(f"credential_files: {section} {name!r} has a password both in its URL and in basic_auth")
+        return url, None
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
     netloc = host + (f":{parts.port}" if parts.port else "")
-    client["url"] = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    client["basic_auth"] = {"username": urllib.parse.unquote(parts.username or ""), "password": urllib.parse.unquote(parts.password)}
+    bare = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return bare, {"username": urllib.parse.unquote(parts.username or ""), "password": urllib.parse.unquote(parts.password)}
+
+
+def _url_credentials_to_basic_auth(section: str, name: str, client: dict) -> None:
+    """Move a user and password out of the client's URL into its basic_auth."""
+    url, credentials = split_url_credentials(client.get("url"))
+    if credentials is None:
+        return
+    if client.get("basic_auth"):
+        raise AnsibleFilterError(f"credential_files: {section} {name!r} has a password both in its URL and in basic_auth")
+    client["url"] = url
+    client["basic_auth"] = credentials
 
 
 def _plain(value):

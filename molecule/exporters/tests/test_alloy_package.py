@@ -24,6 +24,10 @@ def alloy_host():
 def test_both_roles_share_one_source_of_grafana_s_repository(alloy_host):
     sources = alloy_host.check_output("ls /etc/apt/sources.list.d").split()
     assert [name for name in sources if "grafana" in name] == ["grafana.sources"]
+    # The inventory sets only grafana_apt_*; Alloy's settings follow them,
+    # rather than pointing the shared source back at apt.grafana.com.
+    source = alloy_host.file("/etc/apt/sources.list.d/grafana.sources").content_string
+    assert "URIs: http://da-artifact-mirror:8080/apt" in source, source
 
 
 def test_the_pinned_version_runs_under_the_collection_s_unit(alloy_host):

@@ -146,6 +146,25 @@ def test_alloy_took_over_promtail_s_positions_and_promtail_is_gone(alloy):
     assert alloy.file("/var/lib/promtail/positions.yml").exists
 
 
+def test_positions_promtail_wrote_after_the_take_over_are_refused_not_re_read(alloy):
+    """Back on Promtail by hand, then Alloy again: Alloy's own positions are stale, and it says what to do."""
+    positions, copy = "/var/lib/promtail/positions.yml", "/var/lib/alloy/promtail-positions.yml"
+    taken = alloy.file(copy).mtime.timestamp()
+    alloy.check_output(f"touch -d @{int(taken) + 60} {positions}")
+    try:
+        rc, output = run_playbook("--limit", ALLOY, "--tags", "alloy")
+        assert rc != 0, output
+        message = " ".join(output.split())
+        assert f"Promtail ran on {ALLOY} after Alloy took over from it" in message, output
+        assert "remove /var/lib/alloy" in message
+        assert play_recap(output)[ALLOY]["changed"] == 0, output
+    finally:
+        alloy.check_output(f"touch -d @{int(taken) - 60} {positions}")
+    rc, output = run_playbook("--limit", ALLOY, "--tags", "alloy")
+    assert rc == 0, output
+    assert play_recap(output)[ALLOY]["changed"] == 0, output
+
+
 def test_a_config_change_reloads_alloy_without_a_restart(alloy):
     pid = main_pid(alloy)
     rc, output = run_playbook("--limit", ALLOY, "-e", "alloy_log_level=debug")
@@ -154,6 +173,8 @@ def test_a_config_change_reloads_alloy_without_a_restart(alloy):
     assert handler_items(output, "Restart the services whose files or config changed") == [], output
     assert main_pid(alloy) == pid
     assert 'level = "debug"' in alloy.file(CONFIG).content_string
+    # Without --diff, no diff of the config is shown.
+    assert 'level = "debug"' not in output, output
     rc, output = run_playbook("--limit", ALLOY)
     assert rc == 0, output
     assert main_pid(alloy) == pid
@@ -218,7 +239,8 @@ def test_the_alloy_playbook_refuses_a_host_kept_on_promtail(alloy):
 
 
 def test_a_header_stays_in_config_alloy_and_out_of_the_diff(alloy):
-    """Alloy reads headers from config.alloy only: the file keeps its mode and the play shows no diff of it."""
+    """Alloy reads headers from config.alloy only: the file keeps its mode and the play shows no diff of it,
+    neither when the header comes nor when it goes."""
     header = "molecule-alloy-header-secret"
     endpoint = {"basic_auth": {"username": "alloy", "password": "molecule-alloy-push-secret"},
                 "headers": {"X-Shipper-Token": header}}
@@ -230,8 +252,11 @@ def test_a_header_stays_in_config_alloy_and_out_of_the_diff(alloy):
         assert header in config.content_string
         assert (config.mode, config.user, config.group) == (0o640, "root", "alloy")
     finally:
-        rc, output = run_playbook("--limit", ALLOY)
+        rc, output = run_playbook("--limit", ALLOY, "--diff", "-v")
         assert rc == 0, output
+    # The removal's diff would show the old line.
+    assert header not in output
+    assert play_recap(output)[ALLOY]["changed"] > 0, output
     assert header not in alloy.file(CONFIG).content_string
 
 

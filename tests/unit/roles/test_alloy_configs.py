@@ -115,3 +115,36 @@ def test_hostile_label_values_come_out_as_the_same_strings(tmp_path, components,
     for targets in streams(check_config(text, components)).values():
         for labels in targets:
             assert labels["environment"] == value and labels["host"] == value
+
+
+@pytest.mark.parametrize("grafana_settings, expected", [
+    ({}, ["https://apt.grafana.com", "stable", ["main"], "https://apt.grafana.com/gpg.key"]),
+    ({"grafana_apt_repository_url": "http://mirror/apt", "grafana_apt_suite": "beta",
+      "grafana_apt_components": ["main", "extra"], "grafana_apt_key_url": "http://mirror/apt/gpg.key"},
+     ["http://mirror/apt", "beta", ["main", "extra"], "http://mirror/apt/gpg.key"]),
+])
+def test_the_apt_source_follows_the_grafana_role_s_so_one_host_never_flips_it(tmp_path, grafana_settings, expected):
+    """Both roles write grafana.sources: Alloy's settings default to Grafana's where the inventory sets those."""
+    rc, output, value = render_role(
+        "alloy", "[alloy_apt_repository_url, alloy_apt_suite, alloy_apt_components, alloy_apt_key_url]", tmp_path,
+        {"alloy_loki_urls": ["http://loki.internal:3100/loki/api/v1/push"], **grafana_settings})
+    assert rc == 0, output
+    assert value == expected
+
+
+def test_the_package_is_pinned_to_its_version_and_revision(tmp_path):
+    rc, output, value = render_role("alloy", "__alloy_service.install.packages", tmp_path,
+                                    {"alloy_loki_urls": ["http://loki.internal:3100/loki/api/v1/push"],
+                                     "alloy_install_method": "package", "alloy_package_revision": "2"})
+    assert rc == 0, output
+    assert value == ["alloy=1.18.1-2"]
+
+
+def test_the_role_looks_for_every_setting_the_pipeline_marks_sensitive(tmp_path):
+    """The live config is searched for these names before a diff is shown: the lists must agree."""
+    from ansible_collections.dataaggregator.infrastructure.plugins.plugin_utils._alloy import ENDPOINT_SENSITIVE
+
+    rc, output, value = render_role("alloy", "__alloy_sensitive_settings", tmp_path,
+                                    {"alloy_loki_urls": ["http://loki.internal:3100/loki/api/v1/push"]})
+    assert rc == 0, output
+    assert set(value) == ENDPOINT_SENSITIVE

@@ -146,6 +146,27 @@ def test_secrets_go_to_files_that_the_config_names(components):
     assert result["sensitive"] == []
 
 
+def test_a_password_in_a_push_url_goes_to_basic_auth_and_a_file(components):
+    result = pipeline(urls=["https://ship%40per:p%3Ass@loki2.internal:3100/loki/api/v1/push", URL],
+                      secrets_dir="/etc/alloy/secrets")
+    text = alloy_config(result["blocks"])
+    check_config(text, components)
+    assert "p%3Ass" not in text and "p:ss" not in text and "@loki2" not in text
+    assert 'url = "https://loki2.internal:3100/loki/api/v1/push"' in text
+    assert 'username = "ship@per"' in text
+    assert result["files"] == {"endpoint-0-basic-auth-password": "p:ss"}
+    # The second URL has no password, and gets no basic_auth.
+    assert text.count("basic_auth {") == 1
+    # A user without a password is no secret: it stays in the URL.
+    assert "user@loki" in alloy_config(pipeline(urls=["http://user@loki:3100/x"])["blocks"])
+
+
+def test_a_password_both_in_the_url_and_in_basic_auth_is_refused():
+    with pytest.raises(AlloyConfigError, match="both in the URL and in the endpoint's basic_auth") as refused:
+        pipeline(urls=["https://a:url-secret@loki/x"], endpoint={"basic_auth": {"username": "a", "password": "b"}})
+    assert "url-secret" not in str(refused.value)
+
+
 def test_a_tls_key_goes_to_a_file_and_headers_mark_the_config_sensitive(components):
     key = "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----\n"
     result = pipeline(endpoint={"tls_config": {"cert_pem": "-----BEGIN CERTIFICATE-----\n", "key_pem": key},
