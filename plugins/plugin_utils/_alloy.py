@@ -268,7 +268,10 @@ def _endpoint(url: str, settings: Mapping, secrets_dir: str, index: int, files: 
         raise AlloyConfigError("the endpoint settings hold no url: each Loki's URL is given apart")
     # A password in the URL (https://user:pass@host/...) goes to basic_auth,
     # and from there to a file, as every other endpoint secret does.
-    url, credentials = split_url_credentials(url)
+    try:
+        url, credentials = split_url_credentials(url)
+    except ValueError as error:
+        raise AlloyConfigError(f"Loki push URL {index + 1}: {error}") from None
     if credentials is not None:
         if settings.get("basic_auth"):
             raise AlloyConfigError(f"Loki push URL {index + 1} has a password both in the URL and in the endpoint's basic_auth")

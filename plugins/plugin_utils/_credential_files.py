@@ -39,6 +39,9 @@ SECTIONS = (
     ("client", ("clients",), "name"),
 )
 UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# scheme://user:pass... where the part after the ':' is no port: a password
+# whose '/', '?' or '#' made urlsplit end the host part before the '@'.
+AMBIGUOUS_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?!\[)[^@/?#]*:(?![0-9]*[/?#])[^@/?#]*[/?#].*@")
 
 
 def _clients(config: dict):
@@ -56,24 +59,37 @@ def _clients(config: dict):
 def split_url_credentials(url: str):
     """The URL without its user and password, and {"username", "password"}; None for them when it has no password.
 
-    A user without a password is no secret, and stays in the URL.
+    A user without a password is no secret, and stays in the URL. Raises
+    ValueError, never quoting the URL, when it cannot be read, or when it
+    seems to hold a password that is not percent-encoded ('/', '?', '#' in it
+    end the host part early, and the password would stay in the URL).
     """
     if not isinstance(url, str) or "@" not in url:
         return url, None
-    parts = urllib.parse.urlsplit(url)
+    if AMBIGUOUS_CREDENTIALS.match(url):
+        raise ValueError("the URL seems to hold a password with '/', '?' or '#' in it (or a port that is no number):"
+                         " percent-encode them")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        # Python's message may quote a piece of the password.
+        raise ValueError("the URL's host or port cannot be read") from None
     if parts.password is None:
         return url, None
-    host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    netloc = host + (f":{port}" if port else "")
     bare = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return bare, {"username": urllib.parse.unquote(parts.username or ""), "password": urllib.parse.unquote(parts.password)}
 
 
 def _url_credentials_to_basic_auth(section: str, name: str, client: dict) -> None:
     """Move a user and password out of the client's URL into its basic_auth."""
-    url, credentials = split_url_credentials(client.get("url"))
+    try:
+        url, credentials = split_url_credentials(client.get("url"))
+    except ValueError as error:
+        raise AnsibleFilterError(f"credential_files: {section} {name!r}: {error}") from None
     if credentials is None:
         return
     if client.get("basic_auth"):

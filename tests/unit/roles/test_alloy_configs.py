@@ -148,3 +148,54 @@ def test_the_role_looks_for_every_setting_the_pipeline_marks_sensitive(tmp_path)
                                     {"alloy_loki_urls": ["http://loki.internal:3100/loki/api/v1/push"]})
     assert rc == 0, output
     assert set(value) == ENDPOINT_SENSITIVE
+
+
+@pytest.mark.parametrize("revision, accepted", [("1", True), ("2+deb12u1", True), ("", False), ("1\n", False),
+                                                ("*", False), ("1 alloy-extra", False)])
+def test_the_preflight_takes_only_a_packaging_revision(tmp_path, revision, accepted):
+    """The preflight's own condition (read from preflight.yml), rendered as the role renders it."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    tasks = yaml.safe_load((Path(__file__).resolve().parents[3] / "roles/alloy/tasks/preflight.yml").read_text())
+    (checks,) = [task["vars"]["__alloy_checks"] for task in tasks if "__alloy_checks" in task.get("vars", {})]
+    (condition,) = [check["ok"] for check in checks if "alloy_package_revision" in check["fix"]]
+    expression = re.fullmatch(r"\{\{(.*)\}\}", condition.strip(), re.S).group(1)
+    rc, output, value = render_role("alloy", expression, tmp_path,
+                                    {"alloy_loki_urls": ["http://loki.internal:3100/loki/api/v1/push"],
+                                     "alloy_install_method": "package", "alloy_package_revision": revision})
+    assert rc == 0, output
+    assert value is accepted
+
+
+@pytest.mark.parametrize("line, sensitive", [
+    ('\t\theaders = {\n', True),
+    ('    proxy_url = "http://proxy:3128"\n', True),
+    ('\t\turl = "https://shipper:secret@loki.internal/loki/api/v1/push"\n', True),
+    ('\t\turl = "https://loki.internal/loki/api/v1/push"\n', False),
+    ('\t\turl = "http://loki:3100/push?a=b"\n', False),
+    ('\tlevel = "info"\n', False),
+])
+def test_the_live_config_search_finds_what_a_diff_must_not_show(tmp_path, line, sensitive):
+    """The grep of configure.yml, run as the role runs it, on a config.alloy holding the line."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    tasks = yaml.safe_load((Path(__file__).resolve().parents[3] / "roles/alloy/tasks/configure.yml").read_text())
+    (argv,) = [task["ansible.builtin.command"]["argv"] for task in tasks
+               if task.get("register") == "__alloy_live_sensitive"]
+    pieces = re.split(r"\{\{(.*?)\}\}", argv[2].strip())  # literal text and Jinja expressions, alternating
+    pattern = " ~ ".join(repr(piece) if index % 2 == 0 else f"({piece})" for index, piece in enumerate(pieces))
+    expression = f"[{argv[0]!r}, {argv[1]!r}, {pattern}]"
+    rc, output, rendered = render_role("alloy", expression, tmp_path,
+                                       {"alloy_loki_urls": ["http://loki.internal:3100/loki/api/v1/push"]})
+    assert rc == 0, output
+    config = tmp_path / "config.alloy"
+    config.write_text('logging {\n\tlevel = "info"\n}\n\nloki.write "default" {\n\tendpoint {\n' + line + "\t}\n}\n")
+    result = subprocess.run([*rendered, str(config)], check=False)
+    assert result.returncode == (0 if sensitive else 1)

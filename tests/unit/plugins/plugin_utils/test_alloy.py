@@ -161,6 +161,19 @@ def test_a_password_in_a_push_url_goes_to_basic_auth_and_a_file(components):
     assert "user@loki" in alloy_config(pipeline(urls=["http://user@loki:3100/x"])["blocks"])
 
 
+@pytest.mark.parametrize("url", ["https://u:pa/ss@loki/x", "https://u:pa?ss@loki/x", "https://u:pa#ss@loki/x",
+                                 "http://loki:port/x@y", "http://u:p@[::1/x"])
+def test_a_url_whose_password_would_stay_in_it_is_refused_without_quoting_it(url):
+    with pytest.raises(AlloyConfigError, match="Loki push URL 1: ") as refused:
+        pipeline(urls=[url])
+    assert "pa" not in str(refused.value).replace("password", "").replace("percent", "")
+
+
+@pytest.mark.parametrize("url", ["http://h:9/api/v1/push?a=b@c", "http://[::1]:3100/p@x", "https://user@h/x"])
+def test_an_at_sign_after_the_host_is_no_password(url):
+    assert alloy_config(pipeline(urls=[url])["blocks"]).count(url) == 1
+
+
 def test_a_password_both_in_the_url_and_in_basic_auth_is_refused():
     with pytest.raises(AlloyConfigError, match="both in the URL and in the endpoint's basic_auth") as refused:
         pipeline(urls=["https://a:url-secret@loki/x"], endpoint={"basic_auth": {"username": "a", "password": "b"}})
